@@ -1,0 +1,84 @@
+"""From a test's exception to an outcome and feedback a student can learn from.
+
+Only messages written for students reach feedback: assertion messages, the student's own
+exception and traceback (their frames only), the worker's death or timeout reason, and hypothesis's
+smallest failing input. Never the hidden test's source or a trusted-side traceback.
+"""
+
+from __future__ import annotations
+
+import re
+
+from autograder.errors import StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.results import Outcome
+
+__all__ = ["Verdict", "classify", "FEEDBACK_CAP"]
+
+FEEDBACK_CAP = 4000
+_VALUE_ERRORS = (TypeError, AttributeError, ValueError, IndexError, KeyError, RuntimeError)
+
+Verdict = tuple[Outcome, str, bool]  # outcome, feedback, grader_error
+
+
+def _smallest_input(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", ()) or ():
+        if isinstance(note, str) and note.startswith("Falsifying example"):
+            inner = note[note.find("(") + 1: note.rfind(")")] if "(" in note else ""
+            args = [line.strip().rstrip(",") for line in inner.splitlines() if line.strip()]
+            args = [a for a in args if not a.startswith(("student=", "reference=", "self="))]
+            if args:
+                return "smallest failing input: " + ", ".join(args)
+    return ""
+
+
+def _where(where: str) -> str:
+    return re.sub(r"\(\.\.\.\)$", "", where) or "your code"
+
+
+def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Verdict:
+    """The verdict for one phase of a test; ``exc`` is None when the phase passed."""
+    if skipped_reason is not None:
+        return Outcome.NOT_GRADED, skipped_reason, False
+    if exc is None:
+        return Outcome.PASSED, "", False
+    if isinstance(exc, StudentNotImplemented) or type(exc) is NotImplementedError:
+        where = _where(getattr(exc, "where", ""))
+        return Outcome.NOT_IMPLEMENTED, f"not implemented yet: {where} raises NotImplementedError", False
+    if isinstance(exc, WorkerTimeout):
+        return Outcome.TIMEOUT, exc.reason, False
+    if isinstance(exc, WorkerDied):
+        return Outcome.ERROR, exc.reason, False
+    if isinstance(exc, StudentError):
+        text = f"your code raised {exc.type_name}: {exc.message}"
+        if exc.where:
+            text = f"{_where(exc.where)}: {text}"
+        if exc.traceback:
+            text += "\n" + exc.traceback.rstrip()
+        hint = _smallest_input(exc)
+        return Outcome.ERROR, _join(text, hint), False
+    if isinstance(exc, AssertionError):
+        message = str(exc).strip() or "a check failed (the test gave no message)"
+        return Outcome.FAILED, _join(message, _smallest_input(exc)), False
+    name = type(exc).__name__
+    if isinstance(exc, _VALUE_ERRORS):
+        # Raised by the test's own code on a value the student returned (a tuple where a tensor
+        # was expected, a state_dict with the wrong shapes): the student's failure, not the grader's.
+        return (Outcome.FAILED, _join(f"your code returned a value the checks could not use "
+                                      f"({name}: {_first_line(exc)})", _smallest_input(exc)), False)
+    if name in ("Flaky", "FlakyFailure", "FlakyStrategyDefinition"):
+        return (Outcome.ERROR, "your code gave different results for the same input on different "
+                "runs (does it use unseeded randomness or global state?)", False)
+    return (Outcome.ERROR, f"the grader failed on this test, not because of your code "
+            f"({name}: {_first_line(exc)}); tell your instructor", True)
+
+
+def _first_line(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        return ""
+    return text.strip().splitlines()[0][:300] if text.strip() else ""
+
+
+def _join(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)[:FEEDBACK_CAP]

@@ -1,0 +1,172 @@
+"""The pytest plugin of the trusted test process: fixtures, points, and one result per test.
+
+It provides the ``student`` fixture (a fresh worker per test, reached through proxies) and the
+``reference`` fixture (the solutions, imported here in the trusted process), reads points and
+exercises from markers, turns each test's phases into one :class:`~autograder.results.TestResult`,
+and streams it to the parent as one JSON line the moment the test ends.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from autograder.client import WorkerClient
+from autograder.outcomes import FEEDBACK_CAP, classify
+from autograder.proxy import StudentNamespace
+from autograder.results import Outcome, TestResult, Visibility
+from autograder.trusted import TrustedConfig
+from autograder.zygote import Zygote
+
+__all__ = ["GradingPlugin", "ModuleDirectory", "HYPOTHESIS_PROFILE"]
+
+HYPOTHESIS_PROFILE = "autograder"
+_VERDICT = pytest.StashKey[list]()
+_CLIENT = pytest.StashKey[WorkerClient]()
+
+
+class ModuleDirectory:
+    """``ns.<name>`` imports ``<folder>/<name>.py`` in this process (the reference solutions)."""
+
+    def __init__(self, folder: Path | None, prefix: str, what: str):
+        self._folder, self._prefix, self._what = folder, prefix, what
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        key = f"{self._prefix}{name}"
+        if key not in sys.modules:
+            path = self._folder / f"{name}.py" if self._folder else None
+            if path is None or not path.is_file():
+                raise LookupError(f"no {self._what} module {name}.py (looked in {self._folder})")
+            spec = importlib.util.spec_from_file_location(key, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[key] = module
+            spec.loader.exec_module(module)
+        return sys.modules[key]
+
+
+def _marker_arg(item: pytest.Item, name: str) -> Any:
+    marker = item.get_closest_marker(name)
+    return marker.args[0] if marker is not None and marker.args else None
+
+
+class GradingPlugin:
+    def __init__(self, config: TrustedConfig, zygote: Zygote | None, stream: Any):
+        self.cfg = config
+        self.zygote = zygote
+        self.stream = stream
+        self.expected: dict[str, TestResult] = {}
+        self.problems: list[str] = []
+
+    def emit(self, message: dict) -> None:
+        self.stream.write(json.dumps(message) + "\n")
+        self.stream.flush()
+
+    # -- configuration ---------------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "points(n): what the test is worth")
+        config.addinivalue_line("markers", "exercise(name): the manifest exercise the test grades")
+        from hypothesis import HealthCheck, settings
+
+        settings.register_profile(
+            HYPOTHESIS_PROFILE, derandomize=True, database=None, deadline=None, print_blob=False,
+            report_multiple_bugs=False,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                   HealthCheck.data_too_large])
+        settings.load_profile(HYPOTHESIS_PROFILE)
+
+    # -- fixtures --------------------------------------------------------------------------
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> Iterator[Any]:
+        """The student's exercise modules: ``student.ex2_lenet.Net(7)`` (proxies to a fresh worker)."""
+        if self.cfg.mode == "direct":  # benchmarks only: the student's code in this process
+            yield ModuleDirectory(Path(self.cfg.modules_dir), "_direct_", "student")
+            return
+        limits = self.cfg.limits_for(_marker_arg(request.node, "exercise"))
+        client = WorkerClient(self.zygote, limits.call_seconds, limits.test_seconds)
+        request.node.stash[_CLIENT] = client
+        try:
+            yield StudentNamespace(client, self.cfg.modules)
+        finally:
+            client.close()
+
+    @pytest.fixture
+    def reference(self) -> ModuleDirectory:
+        """The reference solutions, loaded in the trusted process: ``reference.ex2_lenet.Net(7)``."""
+        folder = Path(self.cfg.solutions_dir) if self.cfg.solutions_dir else None
+        return ModuleDirectory(folder, "_reference_", "reference solution")
+
+    # -- collection ------------------------------------------------------------------------
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            last = str(report.longrepr).strip().splitlines()[-1:] or ["?"]
+            self.problems.append(f"could not load {report.nodeid or 'the tests'}: {last[0][:300]}")
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        keep, drop = [], []
+        for item in items:
+            exercise, points = _marker_arg(item, "exercise"), _marker_arg(item, "points")
+            if exercise not in self.cfg.all_exercises:
+                self.problems.append(f"{item.nodeid}: exercise marker {exercise!r} is not an exercise "
+                                     f"of the manifest ({', '.join(self.cfg.all_exercises)})")
+                drop.append(item)
+                continue
+            if exercise not in self.cfg.exercises:
+                drop.append(item)
+                continue
+            if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
+                self.problems.append(f"{item.nodeid}: needs @pytest.mark.points(n) with n >= 0")
+                drop.append(item)
+                continue
+            keep.append(item)
+            self.expected[item.nodeid] = TestResult(
+                exercise=exercise, id=item.nodeid, name=item.name, outcome=Outcome.ERROR,
+                score=0.0, max_score=float(points), visibility=Visibility(self.cfg.visibility))
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        for problem in self.problems:
+            self.emit({"type": "grader_error", "message": problem})
+        self.emit({"type": "collected", "tests": [t.to_json() for t in self.expected.values()]})
+
+    # -- results ---------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        phases = item.stash.setdefault(_VERDICT, [])
+        exc = call.excinfo.value if call.excinfo is not None else None
+        skipped = str(getattr(exc, "msg", "") or "not graded") if report.skipped else None
+        phases.append((classify(None if skipped else exc, skipped), call.duration))
+        if call.when == "teardown":
+            self.finish(item, phases)
+
+    def finish(self, item: pytest.Item, phases: list) -> None:
+        base = self.expected.get(item.nodeid)
+        if base is None:
+            return
+        verdicts = [v for v, _ in phases]
+        outcome, feedback, grader_error = next(
+            (v for v in verdicts if v[0] is not Outcome.PASSED), verdicts[0])
+        client = item.stash.get(_CLIENT, None)
+        if (client is not None and outcome is not Outcome.PASSED
+                and self.cfg.visibility == Visibility.VISIBLE.value):
+            printed = client.printed().strip()
+            if printed:
+                feedback += "\nyour code printed (last lines):\n" + "\n".join(printed.splitlines()[-15:])
+        result = TestResult(
+            exercise=base.exercise, id=base.id, name=base.name, outcome=outcome,
+            score=base.max_score if outcome is Outcome.PASSED else 0.0, max_score=base.max_score,
+            feedback=feedback[:FEEDBACK_CAP], duration=sum(d for _, d in phases),
+            visibility=base.visibility, grader_error=grader_error)
+        self.emit({"type": "result", **result.to_json()})
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.emit({"type": "done", "time": time.time()})

@@ -1,0 +1,103 @@
+"""Proxies: how hidden tests hold the student's objects without ever importing the student's code.
+
+``student.ex2_lenet.Net(num_classes=7)`` returns a :class:`Proxy` for a ``Net`` that lives in the
+worker; ``net(x)``, ``net.conv1.weight``, ``net.load_state_dict(sd)`` and ``list(net.parameters())``
+travel as messages. Plain data and tensors come back by value; anything else comes back as another
+proxy, which can be passed back to the student's code as an argument (a model into a training loop).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from autograder.client import WorkerClient
+from autograder.errors import ProtocolError, StudentError
+
+__all__ = ["Proxy", "StudentNamespace"]
+
+
+class Proxy:
+    """A student object in the worker. Attribute access, calls, indexing and iteration are remote."""
+
+    __slots__ = ("_client", "_id", "_remote_type", "_path", "__weakref__")
+
+    def __init__(self, client: WorkerClient, hid: int, type_name: str, path: str):
+        object.__setattr__(self, "_client", client)
+        object.__setattr__(self, "_id", hid)
+        object.__setattr__(self, "_remote_type", type_name)
+        object.__setattr__(self, "_path", path)
+
+    def _request(self, op: str, args: list, where: str, label: str | None = None) -> Any:
+        return self._client.request(op, self._id, args, where, label)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # Python's own protocol look-ups stay local
+        path = f"{self._path}.{name}"
+        return self._request("getattr", [name], path, label=path)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._request("setattr", [name, value], f"setting {self._path}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._request("call", [list(args), kwargs], f"{self._path}(...)")
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._request("getitem", [key], f"{self._path}[{key!r}]", label=f"{self._path}[{key!r}]")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._request("setitem", [key, value], f"setting {self._path}[{key!r}]")
+
+    def __len__(self) -> int:
+        try:
+            return int(self._request("len", [], f"len({self._path})"))
+        except StudentError as exc:
+            if exc.is_a("TypeError"):  # list(proxy) asks for a length hint first
+                raise TypeError(exc.message) from None
+            raise
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._request("iter", [], f"iterating over {self._path}", label=f"item of {self._path}"))
+
+    def __contains__(self, item: Any) -> bool:
+        return bool(self._request("contains", [item], f"'in' on {self._path}"))
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:  # local: reprs are used by pytest and hypothesis reports
+        return f"<student {self._remote_type} {self._path}>"
+
+    def __del__(self) -> None:
+        try:
+            self._client.pending_release.append(self._id)
+        except Exception:
+            pass
+
+
+def make_factory(client: WorkerClient):
+    def factory(node: dict, label: str | None) -> Proxy:
+        hid, type_name = node.get("id"), node.get("type")
+        if not isinstance(hid, int) or not isinstance(type_name, str):
+            raise ProtocolError("malformed handle")
+        return Proxy(client, hid, type_name[:100], label or type_name[:100])
+
+    return factory
+
+
+class StudentNamespace:
+    """``student.<module>`` imports that exercise module in the worker and returns its proxy."""
+
+    def __init__(self, client: WorkerClient, modules: tuple[str, ...]):
+        client.handle_factory = make_factory(client)
+        self._client = client
+        self._allowed = modules  # the manifest's exercise modules, e.g. ("ex1_shapes", "ex2_lenet")
+        self._modules: dict[str, Proxy] = {}
+
+    def __getattr__(self, name: str) -> Proxy:
+        if name not in self._allowed:
+            raise AttributeError(f"{name} is not an exercise module of this assignment "
+                                 f"({', '.join(self._allowed)})")
+        if name not in self._modules:
+            self._modules[name] = self._client.request("import", None, [name], f"importing {name}.py", name)
+        return self._modules[name]

@@ -1,0 +1,243 @@
+"""Grade one submission: stage its exercise modules, run the trusted test process, collect results.
+
+The parent (this module) never imports torch, the tests or the student's code. It copies only
+the manifest's exercise modules into a fresh folder, starts ``python -I -m autograder.trusted``,
+and reads one JSON line per test as it finishes, so a crash keeps what was already graded. It
+learns the expected test ids from the collection message (sent before any student code runs) and
+rejects results for any other id; tests that never reported become ``timeout`` or ``error`` with
+the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from autograder.manifest import Manifest
+from autograder.results import Outcome, Report, TestResult, Visibility
+from autograder.trusted import ExerciseLimits, TrustedConfig
+
+__all__ = ["GradeInputError", "grade", "stage_modules", "IGNORED_KINDS"]
+
+STARTUP_SECONDS = 60.0  # the trusted process's own torch import, on a loaded machine
+MAX_LINE = 1 << 20
+IGNORED_KINDS = (".py", ".pth", ".ini", ".cfg", ".toml")
+
+
+class GradeInputError(ValueError):
+    """The request cannot be graded (missing submission folder, unknown exercise, ...)."""
+
+
+def stage_modules(submission: Path, manifest: Manifest, into: Path) -> list[str]:
+    """Copy the manifest's exercise modules (and nothing else) from ``submission`` into ``into``;
+    returns the names of files that were left behind on purpose (conftest.py, pytest.ini, ...)."""
+    into.mkdir(parents=True, exist_ok=True)
+    wanted = set(manifest.modules)
+    for name in wanted:
+        src = submission / name
+        if src.is_file() and not src.is_symlink():
+            shutil.copyfile(src, into / name)
+            os.chmod(into / name, 0o444)
+    ignored = sorted(p.name for p in submission.iterdir()
+                     if p.name not in wanted and p.suffix in IGNORED_KINDS and p.is_file())
+    os.chmod(into, 0o555)
+    return ignored
+
+
+def _visibility(tests: Path, manifest: Manifest) -> Visibility:
+    hidden = manifest.hidden_tests
+    return Visibility.HIDDEN if hidden is not None and tests.resolve() == hidden.resolve() else Visibility.VISIBLE
+
+
+def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence[str] | None = None, *,
+          on_result: Callable[[TestResult], None] | None = None, mode: str = "worker") -> Report:
+    """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``."""
+    submission, tests = Path(submission).resolve(), Path(tests).resolve()
+    if not submission.is_dir():
+        raise GradeInputError(f"submission folder not found: {submission}")
+    if not tests.is_dir():
+        raise GradeInputError(f"tests folder not found: {tests}")
+    selected = tuple(exercises) if exercises else manifest.names
+    unknown = [e for e in selected if e not in manifest.names]
+    if unknown:
+        raise GradeInputError(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(manifest.names)}")
+    visibility = _visibility(tests, manifest)
+    started = time.monotonic()
+
+    scratch = Path(tempfile.mkdtemp(prefix="grade-"))
+    try:
+        ignored = stage_modules(submission, manifest, scratch / "modules")
+        (scratch / "work").mkdir()
+        chosen = [manifest.exercise(e) for e in selected]
+        read_fd, write_fd = os.pipe()
+        cfg = TrustedConfig(
+            tests_dir=str(tests), modules_dir=str(scratch / "modules"), scratch_dir=str(scratch / "work"),
+            exercises=selected, all_exercises=manifest.names,
+            modules=tuple(e.module_name for e in manifest.exercises),
+            limits={e.name: ExerciseLimits(e.limits.call_seconds, e.limits.test_seconds) for e in chosen},
+            solutions_dir=str(manifest.solutions) if manifest.solutions else None,
+            visibility=visibility.value, memory_mb=max(e.limits.memory_mb for e in chosen),
+            result_fd=write_fd, mode=mode)
+        run_seconds = STARTUP_SECONDS + sum(e.limits.run_seconds for e in chosen)
+        with open(scratch / "trusted.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "autograder.trusted", cfg.to_json()],
+                pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=scratch / "work")
+        os.close(write_fd)
+        collector = _Collector(on_result)
+        timed_out = _read_stream(read_fd, proc, time.monotonic() + run_seconds, collector)
+        os.close(read_fd)
+        _stop(proc, at_once=timed_out)
+        log_tail = (scratch / "trusted.log").read_bytes()[-2000:].decode("utf-8", "replace")
+        report = collector.report(selected, visibility, proc.returncode, timed_out, run_seconds, log_tail)
+    finally:
+        _chmod_writable(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    grader_errors = list(report.grader_errors)
+    if visibility is Visibility.HIDDEN and not grader_errors:
+        for ex in chosen:
+            total = sum(t.max_score for t in report.tests if t.exercise == ex.name)
+            if total != ex.points:
+                grader_errors.append(f"the hidden suite for {ex.name} is worth {total:g} points but the "
+                                     f"manifest says {ex.points:g}")
+    meta = {"submission": str(submission), "tests": str(tests), "visibility": visibility.value}
+    if ignored:
+        meta["ignored_files"] = ", ".join(ignored)
+    return replace(report, grader_errors=tuple(grader_errors), duration=time.monotonic() - started,
+                   not_run=_not_run(report, visibility, selected), meta=meta)
+
+
+class _Collector:
+    def __init__(self, on_result: Callable[[TestResult], None] | None):
+        self.on_result = on_result
+        self.expected: dict[str, TestResult] | None = None
+        self.results: dict[str, TestResult] = {}
+        self.grader_errors: list[str] = []
+        self.done = False
+
+    def feed(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+            kind = message.get("type")
+            if kind == "collected" and self.expected is None:
+                self.expected = {}
+                for data in message["tests"]:
+                    test = TestResult.from_json(data)
+                    self.expected[test.id] = test
+            elif kind == "result":
+                test = TestResult.from_json(message)
+                if self.expected is None or test.id not in self.expected or test.id in self.results:
+                    self.grader_errors.append(f"rejected a result for an unexpected test id {test.id!r}")
+                    return
+                want = self.expected[test.id]
+                test = replace(test, exercise=want.exercise, max_score=want.max_score,
+                               score=want.max_score if test.outcome is Outcome.PASSED else 0.0)
+                self.results[test.id] = test
+                if self.on_result is not None:
+                    self.on_result(test)
+            elif kind == "grader_error":
+                self.grader_errors.append(str(message["message"])[:1000])
+            elif kind == "done":
+                self.done = True
+            else:
+                raise ValueError(kind)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.grader_errors.append("the test process sent a malformed message")
+
+    def report(self, selected: tuple[str, ...], visibility: Visibility, returncode: int | None,
+               timed_out: bool, run_seconds: float, log_tail: str) -> Report:
+        errors = list(self.grader_errors)
+        if self.expected is None:
+            last = [ln for ln in log_tail.strip().splitlines() if ln.strip()][-1:] or ["no output"]
+            why = "it ran out of time" if timed_out else f"exit code {returncode}: {last[0][:300]}"
+            errors.append(f"the test process stopped before it collected any test ({why})")
+        tests = []
+        for test_id, want in (self.expected or {}).items():
+            got = self.results.get(test_id)
+            if got is None:
+                if timed_out:
+                    got = replace(want, outcome=Outcome.TIMEOUT, feedback=(
+                        f"not run: the whole run exceeded its {run_seconds:g} s limit before this test finished"))
+                else:
+                    got = replace(want, outcome=Outcome.ERROR, grader_error=True, feedback=(
+                        f"not run: the test process stopped early (exit code {returncode})"))
+            tests.append(got)
+        if not self.done and self.expected is not None and not timed_out:
+            errors.append(f"the test process ended before the run finished (exit code {returncode})")
+        order = {e: i for i, e in enumerate(selected)}
+        tests.sort(key=lambda t: order.get(t.exercise, len(order)))
+        return Report(exercises=selected, tests=tuple(tests), grader_errors=tuple(errors))
+
+
+def _read_stream(fd: int, proc: subprocess.Popen, deadline: float, collector: _Collector) -> bool:
+    """Feed JSON lines to ``collector`` until the stream ends; True when the deadline hit first."""
+    buffer = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return True
+        ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            if buffer.strip():
+                collector.feed(buffer)
+            return False
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                collector.feed(line)
+        if len(buffer) > MAX_LINE:
+            collector.grader_errors.append("the test process sent an over-long message")
+            buffer = b""
+
+
+def _stop(proc: subprocess.Popen, at_once: bool) -> None:
+    """Reap the test process; kill its whole group (the zygote, and through it the workers)."""
+    if not at_once:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _chmod_writable(folder: Path) -> None:
+    for root, dirs, _files in os.walk(folder):
+        for d in dirs:
+            try:
+                os.chmod(os.path.join(root, d), 0o755)
+            except OSError:
+                pass
+
+
+def _not_run(report: Report, visibility: Visibility, selected: tuple[str, ...]) -> tuple[str, ...]:
+    notes = []
+    if visibility is Visibility.VISIBLE:
+        notes.append("Hidden tests were not run: your instructor grades with them, so passing these "
+                     "public tests does not guarantee full marks.")
+    for ex in selected:
+        if not any(t.exercise == ex for t in report.tests) and report.tests:
+            notes.append(f"{ex}: this suite has no tests for it.")
+    not_graded = [t for t in report.tests if t.outcome is Outcome.NOT_GRADED]
+    for t in not_graded:
+        notes.append(f"{t.exercise} {t.name}: not graded ({t.feedback})")
+    return tuple(notes)

@@ -1,0 +1,88 @@
+"""What hidden and public test suites import: fixtures come from the engine's pytest plugin
+(``student``, ``reference``); this module gives the helpers that read naturally in a test.
+
+Tests never see the student's objects directly: ``student.ex2_lenet.Net(7)`` returns a proxy to an
+object living in the worker process. Plain data (numbers, strings, lists, tuples, dicts, tensors)
+comes back by value; everything else (modules, generators, functions) comes back as another proxy.
+The helpers below work the same on proxies and on real objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import pytest
+
+from autograder.errors import StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
+
+__all__ = [
+    "StudentError",
+    "StudentNotImplemented",
+    "WorkerDied",
+    "WorkerTimeout",
+    "Raised",
+    "student_raises",
+    "not_graded",
+    "NotGraded",
+    "type_name",
+]
+
+
+@dataclass
+class Raised:
+    """What the student's code raised inside a ``student_raises`` block."""
+
+    type_name: str = ""
+    message: str = ""
+    type_names: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def student_raises(expected: str, what: str = "this call") -> Iterator[Raised]:
+    """Assert that the block makes the student's code raise an exception of class ``expected``
+    (by name, subclasses included), e.g. ``with student_raises("ValueError", "kernel_size=0"):``.
+
+    ``NotImplementedError`` is never taken as the expected exception: it propagates, so an
+    untouched stub is reported as not implemented.
+    """
+    raised = Raised()
+    try:
+        yield raised
+    except StudentError as exc:
+        if not exc.is_a(expected):
+            raise AssertionError(
+                f"{what} should raise {expected}, but your code raised {exc.type_name}: {exc.message}"
+            ) from None
+        raised.type_name, raised.message, raised.type_names = exc.type_name, exc.message, exc.type_names
+        return
+    except (NotImplementedError, StudentNotImplemented):
+        raise
+    except Exception as exc:  # direct (in-process) mode: a real exception from the student's code
+        names = [cls.__name__ for cls in type(exc).__mro__]
+        if expected not in names:
+            raise AssertionError(
+                f"{what} should raise {expected}, but your code raised {type(exc).__name__}: {exc}"
+            ) from None
+        raised.type_name, raised.message, raised.type_names = type(exc).__name__, str(exc), names
+        return
+    raise AssertionError(f"{what} should raise {expected}, but your code returned normally")
+
+
+class NotGraded(pytest.skip.Exception):
+    """Skip a test as *not graded* (with the reason): never passed, never a silent zero."""
+
+
+def not_graded(reason: str) -> None:
+    """Stop the current test and report it as not graded, e.g. ``not_graded("CIFAR-10 not found")``."""
+    raise NotGraded(msg=reason)
+
+
+def type_name(obj: object) -> str:
+    """The class name of a student object (``"Conv2d"``), for a proxy or a real object alike."""
+    from autograder.proxy import Proxy
+
+    if isinstance(obj, Proxy):
+        return obj._remote_type
+    return type(obj).__name__

@@ -1,0 +1,96 @@
+"""The trusted test process: ``python -I -m autograder.trusted CONFIG_JSON``.
+
+It imports torch and torchvision once, forks the worker zygote *before* anything secret is loaded
+(no hidden test, no reference solution is in memory yet), then runs pytest on the suite with the
+grading plugin, locked down: no plugin autoload, no cache, no ini file or conftest from outside
+the suite, plain asserts (so feedback is the test's message, never its source). It never imports
+the student's code. Results go to the parent as JSON lines on the file descriptor it was given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["TrustedConfig", "ExerciseLimits", "main"]
+
+
+@dataclass(frozen=True)
+class ExerciseLimits:
+    call_seconds: float
+    test_seconds: float
+
+
+@dataclass(frozen=True)
+class TrustedConfig:
+    tests_dir: str
+    modules_dir: str  # pristine copies of the submission's exercise modules
+    scratch_dir: str  # workers' private folders and the pytest ini live here
+    exercises: tuple[str, ...]  # selected for this run
+    all_exercises: tuple[str, ...]  # every exercise of the manifest
+    modules: tuple[str, ...] = ()  # every exercise module name of the manifest ("ex2_lenet")
+    limits: dict[str, ExerciseLimits] = field(default_factory=dict)
+    solutions_dir: str | None = None
+    visibility: str = "visible"
+    memory_mb: int = 4096
+    result_fd: int = -1
+    mode: str = "worker"  # "direct" imports the student's code here: benchmarks only, never grading
+
+    def limits_for(self, exercise: str | None) -> ExerciseLimits:
+        return self.limits.get(exercise or "", ExerciseLimits(30.0, 120.0))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrustedConfig":
+        data = json.loads(text)
+        data["exercises"] = tuple(data["exercises"])
+        data["all_exercises"] = tuple(data["all_exercises"])
+        data["modules"] = tuple(data["modules"])
+        data["limits"] = {k: ExerciseLimits(**v) for k, v in data["limits"].items()}
+        return cls(**data)
+
+
+def pytest_args(cfg: TrustedConfig, ini_path: str) -> list[str]:
+    return [cfg.tests_dir, "-c", ini_path, "--rootdir", cfg.tests_dir, "--confcutdir", cfg.tests_dir,
+            "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain",
+            "-q", "--no-header", "-W", "ignore::DeprecationWarning", "--import-mode=prepend"]
+
+
+def main(argv: list[str]) -> int:
+    cfg = TrustedConfig.from_json(argv[0])
+    import torch  # noqa: F401  -- the one import both sides share
+    import torchvision  # noqa: F401
+
+    zygote = None
+    if cfg.mode == "worker":
+        from autograder.worker import WorkerSettings
+        from autograder.zygote import Zygote
+
+        zygote = Zygote.start(WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb))
+
+    # Only now may secrets be loaded: the zygote holds none of them.
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ.pop("PYTEST_ADDOPTS", None)
+    os.environ.pop("PYTEST_PLUGINS", None)
+    import pytest
+
+    from autograder.plugin import GradingPlugin
+
+    ini = os.path.join(cfg.scratch_dir, "pytest.ini")
+    with open(ini, "w") as fh:
+        fh.write("[pytest]\n")
+    stream = os.fdopen(cfg.result_fd, "w", buffering=1)
+    plugin = GradingPlugin(cfg, zygote, stream)
+    try:
+        return int(pytest.main(pytest_args(cfg, ini), plugins=[plugin]))
+    finally:
+        if zygote is not None:
+            zygote.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

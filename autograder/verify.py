@@ -1,0 +1,96 @@
+"""``grade verify``: prove the suites grade the way the instructor means.
+
+* the solutions score 100% on the hidden suites (and on the public tests);
+* the untouched template scores 0, every test ``not_implemented``, with no grader error;
+* every mutant loses points on the exercise it breaks, without a grader error.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from autograder.manifest import Manifest
+from autograder.mutants import load_mutants, materialize
+from autograder.results import Outcome, Report
+from autograder.runner import grade
+
+__all__ = ["Check", "verify"]
+
+
+@dataclass(frozen=True)
+class Check:
+    subject: str  # "solutions", "template" or the mutant's name
+    suite: str  # "hidden" or "public"
+    exercises: tuple[str, ...]
+    expectation: str
+    score: float
+    max_score: float
+    ok: bool
+    detail: str = ""
+
+
+def _problems(report: Report) -> list[str]:
+    problems = list(report.grader_errors)
+    problems += [f"{t.name}: {t.feedback.splitlines()[0] if t.feedback else ''}"
+                 for t in report.tests if t.grader_error]
+    return problems
+
+
+def _full_marks(subject: str, suite: str, report: Report) -> Check:
+    problems = _problems(report) + [f"{t.name}: {t.outcome.value}" for t in report.tests
+                                    if t.outcome is not Outcome.PASSED]
+    ok = not problems and report.tests != () and report.score == report.max_score
+    return Check(subject, suite, report.exercises, "100%", report.score, report.max_score, ok,
+                 "; ".join(problems)[:500])
+
+
+def _all_not_implemented(subject: str, suite: str, report: Report) -> Check:
+    problems = _problems(report) + [f"{t.name}: {t.outcome.value}" for t in report.tests
+                                    if t.outcome is not Outcome.NOT_IMPLEMENTED]
+    ok = not problems and report.tests != () and report.score == 0
+    return Check(subject, suite, report.exercises, "0, all not implemented", report.score,
+                 report.max_score, ok, "; ".join(problems)[:500])
+
+
+def _caught(subject: str, description: str, report: Report) -> Check:
+    problems = _problems(report)
+    lost = [t.name for t in report.tests if t.outcome is not Outcome.PASSED]
+    ok = not problems and report.score < report.max_score
+    detail = "; ".join(problems) if problems else (
+        f"caught by {', '.join(lost)}" if lost else "NOT caught: every test passed")
+    return Check(subject, "hidden", report.exercises, f"loses points ({description})", report.score,
+                 report.max_score, ok, detail[:500])
+
+
+def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] | None = None) -> list[Check]:
+    """Run every check (in parallel, ``jobs`` at a time); the Python API behind ``grade verify``."""
+    if manifest.solutions is None or manifest.hidden_tests is None or manifest.template is None:
+        raise ValueError(f"{manifest.path}: [paths] needs solutions, template and hidden_tests for verify")
+    tasks: list[Callable[[], Check]] = [
+        lambda: _full_marks("solutions", "hidden", grade(manifest.solutions, manifest.hidden_tests, manifest)),
+        lambda: _all_not_implemented("template", "hidden", grade(manifest.template, manifest.hidden_tests, manifest)),
+    ]
+    if manifest.public_tests is not None:
+        tasks += [
+            lambda: _full_marks("solutions", "public", grade(manifest.solutions, manifest.public_tests, manifest)),
+            lambda: _all_not_implemented("template", "public", grade(manifest.template, manifest.public_tests, manifest)),
+        ]
+    scratch = tempfile.TemporaryDirectory(prefix="verify-")
+    mutants = load_mutants(manifest.mutants) if manifest.mutants is not None else []
+    for mutant in mutants:
+        folder = materialize(mutant, manifest.solutions, Path(scratch.name) / mutant.name)
+        tasks.append(lambda m=mutant, f=folder: _caught(
+            m.name, m.description, grade(f, manifest.hidden_tests, manifest, [m.exercise])))
+
+    def run(task: Callable[[], Check]) -> Check:
+        check = task()
+        if on_check is not None:
+            on_check(check)
+        return check
+
+    with scratch, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(run, tasks))

@@ -1,0 +1,214 @@
+"""The untrusted side: a worker process that imports the student's modules and runs calls on the
+trusted side's behalf.
+
+It holds nothing secret: it is forked (by :mod:`autograder.zygote`) from a process that imported
+torch and torchvision and nothing else of the grader, it sees only a private copy of the exercise
+modules, and it answers with plain data and tensors (see :mod:`autograder.protocol`). Whatever it
+sends is checked by the trusted side, so nothing here needs to be tamper-proof.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder.protocol import encode, decode, recv_frame, send_frame
+
+__all__ = ["WorkerSettings", "worker_main"]
+
+WORKER_SOCKET_FD = 3
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    modules_dir: str  # the pristine copy of the exercise modules (never modified)
+    scratch_dir: str  # each worker makes its private folder under it
+    memory_mb: int = 4096
+    threads: int = 1
+
+
+def set_parent_death_signal() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:
+    """Runs first in the forked child: own process group, private folder, clean environment."""
+    os.setpgid(0, 0)
+    set_parent_death_signal()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.dup2(sock_fd, WORKER_SOCKET_FD)
+    os.closerange(WORKER_SOCKET_FD + 1, 1 << 16)  # nothing of the trusted side stays open
+
+    home = Path(tempfile.mkdtemp(prefix="worker-", dir=settings.scratch_dir))
+    for src in Path(settings.modules_dir).iterdir():
+        if src.suffix == ".py":
+            shutil.copyfile(src, home / src.name)
+    (home / "tmp").mkdir()
+    os.chdir(home)
+
+    os.environ.clear()
+    os.environ.update({"HOME": str(home), "TMPDIR": str(home / "tmp"), "PATH": "/usr/bin:/bin",
+                       "LANG": "C.UTF-8", "OMP_NUM_THREADS": str(settings.threads),
+                       "MKL_NUM_THREADS": str(settings.threads)})
+    tempfile.tempdir = None
+
+    # Only the student's folder, the standard library and installed packages are importable:
+    # never the grader's checkout (where the solutions and hidden tests live).
+    def secret(p: str) -> bool:
+        return not p or p == "." or any((Path(p) / d).exists() for d in ("grading_tests", "solutions"))
+
+    sys.path[:] = [str(home)] + [p for p in sys.path if not secret(p)]
+    sys.dont_write_bytecode = True
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if settings.memory_mb > 0:
+        limit = settings.memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    import torch
+
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(0)
+    random.seed(0)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):  # pragma: no cover
+            pass
+    return home
+
+
+class _Server:
+    def __init__(self, sock: socket.socket, home: Path):
+        self.sock = sock
+        self.home = str(home)
+        self.objects: dict[int, Any] = {}
+        self.next_id = 1
+
+    # -- handles ---------------------------------------------------------------------------
+    def to_handle(self, obj: Any) -> dict:
+        hid = self.next_id
+        self.next_id += 1
+        self.objects[hid] = obj
+        kind = type(obj)
+        return {"t": "handle", "id": hid, "type": getattr(kind, "__name__", "object"),
+                "module": str(getattr(kind, "__module__", ""))}
+
+    def from_handle(self, node: dict) -> Any:
+        try:
+            return self.objects[node["id"]]
+        except (KeyError, TypeError):
+            raise LookupError("the grader referred to an object that no longer exists") from None
+
+    # -- requests --------------------------------------------------------------------------
+    def serve(self) -> None:
+        while True:
+            try:
+                header, blobs = recv_frame(self.sock)
+            except EOFError:
+                return
+            for hid in header.get("release", ()):
+                self.objects.pop(hid, None)
+            try:
+                args = decode(header.get("args", {"t": "list", "v": []}), blobs,
+                              from_handle=self.from_handle)
+                result = self.dispatch(header.get("op"), header.get("target"), args)
+                node, out = encode(result, self.to_handle)
+                reply: dict = {"ok": True, "value": node}
+            except BaseException as exc:  # the student's exception, reported as data
+                reply, out = {"ok": False, "error": self.describe(exc)}, []
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            send_frame(self.sock, reply, out)
+
+    def dispatch(self, op: str, target: Any, args: list) -> Any:
+        if op == "import":
+            return self.import_module(args[0])
+        obj = self.from_handle({"id": target})
+        if op == "getattr":
+            return getattr(obj, args[0])
+        if op == "setattr":
+            setattr(obj, args[0], args[1])
+            return None
+        if op == "call":
+            return obj(*args[0], **args[1])
+        if op == "getitem":
+            return obj[args[0]]
+        if op == "setitem":
+            obj[args[0]] = args[1]
+            return None
+        if op == "len":
+            return len(obj)
+        if op == "iter":
+            return list(obj)
+        if op == "contains":
+            return args[0] in obj
+        if op == "repr":
+            return repr(obj)[:2000]
+        if op == "str":
+            return str(obj)[:2000]
+        raise ValueError(f"unknown request {op!r}")
+
+    def import_module(self, name: str) -> Any:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                raise ModuleNotFoundError(f"your submission has no {name}.py", name=name) from None
+            raise
+
+    def describe(self, exc: BaseException) -> dict:
+        try:
+            message = str(exc)
+        except Exception:
+            message = "<the exception's message could not be shown>"
+        if isinstance(exc, SyntaxError) and exc.filename:
+            message = (f"{os.path.basename(exc.filename)}, line {exc.lineno}: {exc.msg}"
+                       + (f"\n    {exc.text.strip()}" if exc.text else ""))
+        try:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                      if f.filename.startswith(self.home + os.sep)]
+            for f in frames:
+                f.filename = os.path.basename(f.filename)
+            tb = "".join(traceback.format_list(frames))
+        except Exception:
+            tb = ""
+        return {"types": [getattr(c, "__name__", "?") for c in type(exc).__mro__][:20],
+                "message": message[:4000], "traceback": tb[-4000:]}
+
+
+def worker_main(settings: WorkerSettings, sock_fd: int, out_fd: int) -> None:
+    """Entry point of a freshly forked worker; never returns."""
+    code = 0
+    try:
+        home = _isolate(settings, sock_fd, out_fd)
+        sock = socket.socket(fileno=WORKER_SOCKET_FD)
+        _Server(sock, home).serve()
+    except BaseException:  # pragma: no cover - the trusted side sees the connection close
+        code = 70
+    os._exit(code)
