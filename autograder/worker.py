@@ -92,11 +92,9 @@ def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:
     torch.set_num_threads(settings.threads)
     torch.manual_seed(0)
     random.seed(0)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(line_buffering=True)
-        except (AttributeError, ValueError):  # pragma: no cover
-            pass
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
     return home
 
 

@@ -1,0 +1,306 @@
+"""The worker side of the trust boundary, driven directly through the zygote and proxies."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.client import WorkerClient
+from autograder.errors import ProtocolError, StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.protocol import Limits
+from autograder.proxy import Proxy, StudentNamespace
+from autograder.worker import WorkerSettings
+from autograder.zygote import Zygote
+
+MODULE = '''
+import os, sys, time, ctypes
+import torch
+
+STATE = []
+
+def add(a, b=1):
+    return a + b
+
+def echo(x):
+    return x
+
+def remember(x):
+    STATE.append(x)
+    return len(STATE)
+
+def env():
+    return dict(os.environ)
+
+def where():
+    return {"cwd": os.getcwd(), "path": list(sys.path), "file": __file__}
+
+def can_import(name):
+    import importlib
+    try:
+        importlib.import_module(name)
+        return True
+    except ImportError:
+        return False
+
+def fail():
+    raise ValueError("bad kernel_size")
+
+def todo():
+    raise NotImplementedError("todo")
+
+def loop():
+    while True:
+        pass
+
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+def exit_hard(code):
+    os._exit(code)
+
+def sys_exit():
+    sys.exit(0)
+
+def interrupt():
+    raise KeyboardInterrupt
+
+def segfault():
+    ctypes.string_at(0)
+
+def garbage():
+    os.write(3, b"\\xff" * 64)
+    time.sleep(5)
+
+def chatter(n):
+    for i in range(n):
+        print("line", i)
+    return n
+
+def flood():
+    sys.stdout.write("x" * 5_000_000)
+    return 1
+
+def edit_self():
+    with open(__file__, "a") as fh:
+        fh.write("\\nBROKEN = 1\\n")
+    return True
+
+def spawn_child():
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    return pid
+
+def allocate(gigabytes):
+    return torch.empty(int(gigabytes * 2**30), dtype=torch.uint8).numel()
+
+def big(n):
+    return torch.zeros(n, dtype=torch.uint8)
+
+def make_gen():
+    return (i * i for i in range(4))
+
+class Model(torch.nn.Module):
+    def __init__(self, out=2):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, out)
+
+    def forward(self, x):
+        return self.fc(x)
+
+def grads(model, x):
+    model(x).sum().backward()
+    return [p.grad for p in model.parameters()]
+'''
+
+
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory):
+    modules = tmp_path_factory.mktemp("modules")
+    (modules / "mod.py").write_text(MODULE)
+    scratch = tmp_path_factory.mktemp("scratch")
+    os.environ["GRADER_SECRET_TOKEN"] = "s3cret"
+    z = Zygote.start(WorkerSettings(str(modules), str(scratch), memory_mb=4096))
+    yield z
+    z.stop()
+    del os.environ["GRADER_SECRET_TOKEN"]
+
+
+@pytest.fixture
+def worker(zygote):
+    clients = []
+
+    def make(call_seconds=5.0, test_seconds=30.0, limits=Limits()):
+        client = WorkerClient(zygote, call_seconds, test_seconds, limits)
+        clients.append(client)
+        return client, StudentNamespace(client, ("mod",)).mod
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def test_calls_return_plain_values(worker):
+    _, mod = worker()
+    assert mod.add(2, b=5) == 7
+    x = torch.randn(2, 3)
+    got = mod.echo({"x": x, "n": [1, (2, 3.5)], "s": "hi"})
+    assert torch.equal(got["x"], x) and got["n"] == [1, (2, 3.5)] and got["s"] == "hi"
+
+
+def test_objects_come_back_as_proxies_that_work_like_the_object(worker):
+    _, mod = worker()
+    model = mod.Model(out=4)
+    assert isinstance(model, Proxy) and repr(model) == "<student Model Model>"
+    assert model.fc.weight.shape == (4, 3) and model.training is True
+    x = torch.randn(5, 3)
+    sd = model.state_dict()
+    ref = torch.nn.Linear(3, 4)
+    ref.load_state_dict({k.removeprefix("fc."): v for k, v in sd.items()})
+    torch.testing.assert_close(model(x), ref(x))
+    model.eval()
+    assert model.training is False
+    assert [n for n, _ in model.named_parameters()] == ["fc.weight", "fc.bias"]
+    assert list(mod.make_gen()) == [0, 1, 4, 9]
+
+
+def test_proxies_can_be_passed_back_as_arguments(worker):
+    _, mod = worker()
+    model = mod.Model()
+    grads = mod.grads(model, torch.ones(1, 3))
+    assert grads[0].shape == (2, 3) and torch.equal(grads[1], torch.ones(2))
+
+
+def test_trusted_objects_cannot_be_passed_to_student_code(worker):
+    _, mod = worker()
+    with pytest.raises(ProtocolError, match="only plain data"):
+        mod.echo(lambda: 1)
+
+
+def test_student_exceptions_carry_type_message_and_only_student_frames(worker):
+    _, mod = worker()
+    with pytest.raises(StudentError) as info:
+        mod.fail()
+    exc = info.value
+    assert exc.is_a("ValueError") and exc.is_a("Exception") and exc.message == "bad kernel_size"
+    assert 'File "mod.py"' in exc.traceback and "autograder" not in exc.traceback
+    assert exc.where == "mod.fail(...)"
+
+
+def test_not_implemented_is_its_own_outcome(worker):
+    _, mod = worker()
+    with pytest.raises(StudentNotImplemented):
+        mod.todo()
+
+
+@pytest.mark.parametrize("func", ["sys_exit", "interrupt"])
+def test_systemexit_and_keyboardinterrupt_are_student_errors_and_the_worker_lives(worker, func):
+    _, mod = worker()
+    with pytest.raises(StudentError):
+        getattr(mod, func)()
+    assert mod.add(1) == 2
+
+
+def test_a_missing_module_is_named(zygote):
+    client = WorkerClient(zygote, 5, 30)
+    try:
+        with pytest.raises(StudentError, match="your submission has no other.py"):
+            StudentNamespace(client, ("other",)).other
+    finally:
+        client.close()
+
+
+def test_an_infinite_loop_times_out_and_every_later_call_fails_the_same_way(worker):
+    _, mod = worker(call_seconds=1)
+    start = time.monotonic()
+    with pytest.raises(WorkerTimeout) as first:
+        mod.loop()
+    assert time.monotonic() - start < 5
+    assert "mod.loop" in first.value.reason and "1 s" in first.value.reason
+    with pytest.raises(WorkerTimeout) as again:
+        mod.add(1)
+    assert again.value.reason == first.value.reason
+
+
+def test_the_test_time_budget_bounds_many_short_calls(worker):
+    _, mod = worker(call_seconds=5, test_seconds=1.5)
+    with pytest.raises(WorkerTimeout, match="test's time limit"):
+        for _ in range(10):
+            mod.nap(0.4)
+
+
+@pytest.mark.parametrize("func, args, reason", [
+    ("exit_hard", (0,), "ended itself with exit code 0"),
+    ("exit_hard", (3,), "ended itself with exit code 3"),
+    ("segfault", (), "segmentation fault"),
+    ("garbage", (), "malformed reply"),
+])
+def test_a_dead_worker_is_reported_with_the_reason(worker, func, args, reason):
+    _, mod = worker()
+    with pytest.raises(WorkerDied, match=reason) as info:
+        getattr(mod, func)(*args)
+    with pytest.raises(WorkerDied) as again:
+        mod.add(1)
+    assert again.value.reason == info.value.reason
+
+
+def test_the_environment_is_scrubbed(worker):
+    _, mod = worker()
+    env = mod.env()
+    assert "GRADER_SECRET_TOKEN" not in env and os.environ["GRADER_SECRET_TOKEN"] == "s3cret"
+    assert env["OMP_NUM_THREADS"] == "1"
+
+
+def test_the_worker_sees_a_private_copy_and_not_the_graders_checkout(worker, repo):
+    _, mod = worker()
+    info = mod.where()
+    assert Path(info["file"]).parent == Path(info["cwd"])
+    assert str(repo) not in info["path"] and not any(p in ("", ".") for p in info["path"])
+    assert not mod.can_import("solutions.ex2_lenet") and not mod.can_import("grading_tests.strategies")
+
+
+def test_each_worker_starts_from_pristine_modules(worker):
+    _, first = worker()
+    assert first.remember("a") == 1 and first.remember("b") == 2
+    assert first.edit_self() is True
+    _, second = worker()
+    assert second.remember("c") == 1
+    with pytest.raises(StudentError, match="BROKEN"):
+        second.BROKEN
+
+
+def test_printed_output_is_kept_as_a_bounded_tail(worker):
+    client, mod = worker()
+    assert mod.chatter(5) == 5
+    assert "line 4" in client.printed()
+    assert mod.flood() == 1
+    assert 0 < len(client.printed().encode()) <= 4096
+
+
+def test_replies_over_the_size_cap_stop_the_worker(worker):
+    _, mod = worker(limits=Limits(max_frame_bytes=1000))
+    assert mod.big(10).shape == (10,)
+    with pytest.raises(WorkerDied, match="cap"):
+        mod.big(5000)
+
+
+def test_memory_over_the_limit_fails_the_allocation_not_the_machine(worker):
+    _, mod = worker()
+    with pytest.raises(StudentError):
+        mod.allocate(8)  # 8 GiB against a 4 GiB address-space limit
+    assert mod.allocate(0.1) > 0
+
+
+def test_closing_a_worker_kills_the_processes_it_started(worker):
+    client, mod = worker()
+    child = mod.spawn_child()
+    client.close()
+    time.sleep(0.2)
+    stat = Path(f"/proc/{child}/stat")
+    assert not stat.exists() or stat.read_text().split(")")[1].split()[0] == "Z"
