@@ -16,7 +16,8 @@ import socket
 import time
 from typing import Any, Callable
 
-from autograder.errors import ProtocolError, StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.errors import (ProtocolError, StudentError, StudentImportError, StudentNotImplemented, WorkerDied,
+                               WorkerTimeout)
 from autograder.protocol import Limits, decode, encode, recv_frame, send_frame
 from autograder.zygote import Zygote
 
@@ -130,7 +131,8 @@ class WorkerClient:
         message = str(error.get("message", ""))[:4000]
         if "NotImplementedError" in types:
             raise StudentNotImplemented(message, where)
-        raise StudentError(types, message, str(error.get("traceback", ""))[:4000], where)
+        kind = StudentImportError if op == "import" else StudentError
+        raise kind(types, message, str(error.get("traceback", ""))[:4000], where)
 
     def _handle_ref(self, value: Any) -> dict:
         from autograder.proxy import Proxy

@@ -28,6 +28,10 @@ class StudentError(Exception):
         return name in self.type_names
 
 
+class StudentImportError(StudentError):
+    """Importing the student's module failed (syntax error, missing module, exit at import)."""
+
+
 class StudentNotImplemented(BaseException):
     """The student's code raised ``NotImplementedError`` (an untouched stub)."""
 

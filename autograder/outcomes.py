@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from autograder.errors import StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.errors import StudentError, StudentImportError, StudentNotImplemented, WorkerDied, WorkerTimeout
 from autograder.results import Outcome
 
 __all__ = ["Verdict", "classify", "FEEDBACK_CAP"]
@@ -54,7 +54,7 @@ def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Ve
             text = f"{_where(exc.where)}: {text}"
         if exc.traceback:
             text += "\n" + exc.traceback.rstrip()
-        hint = _smallest_input(exc)
+        hint = "" if isinstance(exc, StudentImportError) else _smallest_input(exc)
         return Outcome.ERROR, _join(text, hint), False
     if isinstance(exc, AssertionError):
         message = str(exc).strip() or "a check failed (the test gave no message)"

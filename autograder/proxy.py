@@ -92,12 +92,18 @@ class StudentNamespace:
         client.handle_factory = make_factory(client)
         self._client = client
         self._allowed = modules  # the manifest's exercise modules, e.g. ("ex1_shapes", "ex2_lenet")
-        self._modules: dict[str, Proxy] = {}
+        self._modules: dict[str, Proxy | StudentError] = {}
 
     def __getattr__(self, name: str) -> Proxy:
         if name not in self._allowed:
             raise AttributeError(f"{name} is not an exercise module of this assignment "
                                  f"({', '.join(self._allowed)})")
         if name not in self._modules:
-            self._modules[name] = self._client.request("import", None, [name], f"importing {name}.py", name)
-        return self._modules[name]
+            try:
+                self._modules[name] = self._client.request("import", None, [name], f"importing {name}.py", name)
+            except StudentError as exc:  # a module that fails to import fails the same way every time
+                self._modules[name] = exc
+        module = self._modules[name]
+        if isinstance(module, StudentError):
+            raise module
+        return module

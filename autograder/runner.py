@@ -60,7 +60,8 @@ def _visibility(tests: Path, manifest: Manifest) -> Visibility:
 
 
 def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence[str] | None = None, *,
-          on_result: Callable[[TestResult], None] | None = None, mode: str = "worker") -> Report:
+          on_result: Callable[[TestResult], None] | None = None, mode: str = "worker",
+          startup_seconds: float = STARTUP_SECONDS) -> Report:
     """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
     if not submission.is_dir():
@@ -88,7 +89,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
             solutions_dir=str(manifest.solutions) if manifest.solutions else None,
             visibility=visibility.value, memory_mb=max(e.limits.memory_mb for e in chosen),
             result_fd=write_fd, mode=mode)
-        run_seconds = STARTUP_SECONDS + sum(e.limits.run_seconds for e in chosen)
+        run_seconds = startup_seconds + sum(e.limits.run_seconds for e in chosen)
         with open(scratch / "trusted.log", "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-m", "autograder.trusted", cfg.to_json()],

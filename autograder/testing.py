@@ -15,10 +15,11 @@ from typing import Iterator
 
 import pytest
 
-from autograder.errors import StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.errors import StudentError, StudentImportError, StudentNotImplemented, WorkerDied, WorkerTimeout
 
 __all__ = [
     "StudentError",
+    "StudentImportError",
     "StudentNotImplemented",
     "WorkerDied",
     "WorkerTimeout",
@@ -50,6 +51,8 @@ def student_raises(expected: str, what: str = "this call") -> Iterator[Raised]:
     raised = Raised()
     try:
         yield raised
+    except StudentImportError:
+        raise  # the module did not even import: reported as such, not as a wrong exception
     except StudentError as exc:
         if not exc.is_a(expected):
             raise AssertionError(

@@ -47,6 +47,7 @@ def make_submission(tmp_path: Path):
             for src in (REPO / base).glob("*.py"):
                 shutil.copyfile(src, folder / src.name)
         for file_name, source in files.items():
+            (folder / file_name).parent.mkdir(parents=True, exist_ok=True)
             (folder / file_name).write_text(textwrap.dedent(source))
         return folder
 

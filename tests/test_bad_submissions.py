@@ -1,0 +1,133 @@
+"""Broken and tampering submissions against the real hidden suites: each gets a clear reason on
+the affected tests, gains no point it did not earn, and the other exercise still scores in full."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from autograder.results import Outcome
+from autograder.runner import grade
+
+
+def outcomes(report, exercise):
+    return {t.name: t.outcome for t in report.tests if t.exercise == exercise}
+
+
+def exercise_score(report, exercise):
+    return sum(t.score for t in report.tests if t.exercise == exercise)
+
+
+def assert_full(report, exercise):
+    bad = {n: o for n, o in outcomes(report, exercise).items() if o is not Outcome.PASSED}
+    assert not bad, f"{exercise} should still score in full: {bad}"
+
+
+def assert_all(report, exercise, outcome, *phrases):
+    tests = [t for t in report.tests if t.exercise == exercise]
+    assert tests and all(t.outcome is outcome for t in tests), outcomes(report, exercise)
+    for t in tests:
+        for phrase in phrases:
+            assert phrase in t.feedback, (t.name, t.feedback)
+    assert not report.has_grader_error, report.grader_errors
+
+
+def solution(repo, name):
+    return (repo / "solutions" / name).read_text()
+
+
+def test_syntax_error_is_reported_with_file_and_line(make_submission, manifest, repo):
+    source = solution(repo, "ex2_lenet.py").replace("class Net(nn.Module):", "class Net(nn.Module)")
+    sub = make_submission("syntax", {"ex2_lenet.py": source})
+    report = grade(sub, repo / "grading_tests", manifest)
+    assert_all(report, "ex2", Outcome.ERROR, "SyntaxError", "ex2_lenet.py, line")
+    assert_full(report, "ex1")
+
+
+def test_missing_function_fails_only_the_tests_that_use_it(make_submission, manifest, repo):
+    source = solution(repo, "ex1_shapes.py").replace("def linear_num_params(", "def linear_params(")
+    sub = make_submission("missing", {"ex1_shapes.py": source})
+    report = grade(sub, repo / "grading_tests", manifest, ["ex1"])
+    failing = [t for t in report.tests if t.outcome is not Outcome.PASSED]
+    assert failing and all("linear_num_params" in t.feedback for t in failing), failing
+    assert 0 < report.score < report.max_score and not report.has_grader_error
+
+
+def test_failing_import_is_reported(make_submission, manifest, repo):
+    source = solution(repo, "ex2_lenet.py") + "\nimport torchviz_not_installed\n"
+    sub = make_submission("badimport", {"ex2_lenet.py": source})
+    report = grade(sub, repo / "grading_tests", manifest)
+    assert_all(report, "ex2", Outcome.ERROR, "No module named 'torchviz_not_installed'")
+    assert_full(report, "ex1")
+
+
+def test_module_level_sys_exit_is_reported(make_submission, manifest, repo):
+    source = solution(repo, "ex1_shapes.py") + "\nimport sys\nsys.exit()\n"
+    sub = make_submission("sysexit", {"ex1_shapes.py": source})
+    report = grade(sub, repo / "grading_tests", manifest)
+    assert_all(report, "ex1", Outcome.ERROR, "SystemExit")
+    assert_full(report, "ex2")
+
+
+def test_module_level_os_exit_is_reported(make_submission, manifest, repo):
+    source = solution(repo, "ex2_lenet.py") + "\nimport os\nos._exit(0)\n"
+    sub = make_submission("osexit", {"ex2_lenet.py": source})
+    report = grade(sub, repo / "grading_tests", manifest)
+    assert_all(report, "ex2", Outcome.ERROR, "ended itself with exit code 0", "importing ex2_lenet.py")
+    assert_full(report, "ex1")
+
+
+def test_infinite_loop_in_one_function_times_out_only_its_tests(make_submission, fast_manifest, repo):
+    source = solution(repo, "ex1_shapes.py")
+    source, n = re.subn(r"(def pool2d_output_size\([^)]*\)[^:]*:\n)", r"\1    while True:\n        pass\n", source)
+    assert n == 1
+    sub = make_submission("loop", {"ex1_shapes.py": source})
+    report = grade(sub, repo / "grading_tests", fast_manifest, ["ex1"])
+    timed_out = [t for t in report.tests if t.outcome is Outcome.TIMEOUT]
+    assert timed_out and all("pool2d_output_size" in t.feedback for t in timed_out)
+    assert all(t.outcome in (Outcome.PASSED, Outcome.TIMEOUT) for t in report.tests)
+    assert report.score > 0 and not report.has_grader_error
+
+
+CONFTEST = '''
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+    report.longrepr = None
+'''
+
+
+def test_a_shipped_conftest_and_ini_are_ignored(make_submission, manifest, repo):
+    sub = make_submission("conftest", {"conftest.py": CONFTEST, "pytest.ini": "[pytest]\naddopts = -p no:autograder\n",
+                                       "tests/conftest.py": CONFTEST}, base="student_template")
+    report = grade(sub, repo / "grading_tests", manifest)
+    assert report.score == 0 and all(t.outcome is Outcome.NOT_IMPLEMENTED for t in report.tests)
+    assert report.meta["ignored_files"] == "conftest.py, pytest.ini"
+
+
+TAMPER = '''
+import sys, torch, torch.testing
+torch.testing.assert_close = lambda *a, **k: None
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.Tensor.__eq__ = lambda self, other: True
+import pytest
+pytest.fail = lambda *a, **k: None
+import _pytest.runner
+_pytest.runner.pytest_runtest_makereport = lambda item, call: None
+'''
+
+
+def test_monkeypatching_torch_and_pytest_gains_nothing(make_submission, manifest, repo):
+    wrong = solution(repo, "ex2_lenet.py").replace("x = self.fc3(x)", "x = F.softmax(self.fc3(x), dim=1)")
+    assert wrong != solution(repo, "ex2_lenet.py")
+    plain = grade(make_submission("wrong", {"ex2_lenet.py": wrong}), repo / "grading_tests", manifest, ["ex2"])
+    tampered = grade(make_submission("tamper", {"ex2_lenet.py": wrong + TAMPER}), repo / "grading_tests",
+                     manifest, ["ex2"])
+    assert plain.score < plain.max_score
+    assert outcomes(tampered, "ex2") == outcomes(plain, "ex2") and tampered.score == plain.score

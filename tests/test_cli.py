@@ -1,0 +1,96 @@
+"""``grade`` end to end, as students, TAs and CI call it: output contracts and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+TEST_KEYS = {"exercise", "id", "name", "outcome", "score", "max_score", "feedback"}
+
+
+def grade_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_check_json_contract_on_the_solutions(repo):
+    proc = grade_cli("check", "ex1", "ex2", "--submission", repo / "solutions", "--tests",
+                     repo / "grading_tests", "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)  # exactly one JSON object on stdout
+    assert isinstance(data["score"], float) and data["score"] == data["max_score"] == 40.0
+    assert data["tests"] and all(TEST_KEYS <= set(t) for t in data["tests"])
+    assert {t["exercise"] for t in data["tests"]} == {"ex1", "ex2"}
+    assert all(t["outcome"] == "passed" and t["score"] == t["max_score"] for t in data["tests"])
+
+
+def test_check_exits_1_when_tests_fail(repo):
+    proc = grade_cli("check", "--all", "--submission", repo / "student_template", "--tests",
+                     repo / "grading_tests", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["score"] == 0 and {t["outcome"] for t in data["tests"]} == {"not_implemented"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["check"], "name the exercises"),
+    (["check", "ex1", "--all"], "name the exercises"),
+    (["check", "ex9", "--tests", "grading_tests", "--submission", "solutions"], "unknown exercise ex9"),
+    (["check", "ex1", "--submission", "no/such/folder"], "does not exist"),
+    (["check", "ex1", "--submission", "solutions"], "tests folder not found"),
+    (["check", "ex1", "--format", "xml"], "xml"),
+])
+def test_usage_errors_exit_2_with_a_message_on_stderr(repo, args, message):
+    proc = grade_cli(*args, cwd=repo)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and proc.stdout == ""
+
+
+def test_a_malformed_manifest_is_a_usage_error_naming_file_and_key(repo, tmp_path):
+    bad = tmp_path / "assignment.toml"
+    bad.write_text('[assignment]\nname = "x"\n[exercises.ex1]\nmodule = "ex1_shapes.py"\npoints = "ten"\n')
+    proc = grade_cli("check", "ex1", "--submission", repo / "solutions", "--tests", repo / "grading_tests",
+                     "--manifest", bad)
+    assert proc.returncode == 2 and str(bad) in proc.stderr and "exercises.ex1.points" in proc.stderr
+
+
+def test_a_grader_error_exits_3(repo, tmp_path):
+    (tmp_path / "assignment.toml").write_text(
+        '[assignment]\nname = "x"\n[exercises.ex1]\nmodule = "ex1_shapes.py"\npoints = 1\n')
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "test_x.py").write_text(textwrap.dedent("""
+        import pytest
+        pytestmark = pytest.mark.exercise("ex1")
+
+        @pytest.mark.points(1)
+        def test_typo(student):
+            assert undefined_helper(student.ex1_shapes.linear_num_params(2, 3)), "x"
+    """))
+    proc = grade_cli("check", "ex1", "--submission", repo / "solutions", "--tests", tmp_path / "suite")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "tell your instructor" in proc.stdout and "undefined_helper" not in proc.stdout
+
+
+def test_text_output_on_a_broken_submission_shows_reasons_not_engine_tracebacks(repo):
+    proc = grade_cli("check", "--all", "--submission", repo / "examples" / "broken", "--tests",
+                     repo / "grading_tests")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "SyntaxError" in out and "Ignored" in out and "conftest.py" in out
+    assert "Traceback (most recent call last)" not in out and "autograder/" not in out
+    assert "Total:" in out
+
+
+def test_public_tests_are_the_default_in_a_student_repo(repo, tmp_path):
+    student_repo = tmp_path / "repo"
+    shutil.copytree(repo / "student_template", student_repo)
+    for module in ("ex1_shapes.py", "ex2_lenet.py"):
+        shutil.copyfile(repo / "solutions" / module, student_repo / module)
+    proc = grade_cli("check", "--all", cwd=student_repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Hidden tests were not run" in proc.stdout and "✓" in proc.stdout

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from autograder.errors import StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.outcomes import classify
+from autograder.results import Outcome
+
+
+def test_passed_and_not_graded():
+    assert classify(None) == (Outcome.PASSED, "", False)
+    assert classify(None, "CIFAR-10 not found") == (Outcome.NOT_GRADED, "CIFAR-10 not found", False)
+
+
+def test_assertion_message_is_the_feedback_with_the_smallest_input():
+    exc = AssertionError("conv2d_output_size(7, 3, stride=2) returned 2, PyTorch gives 3")
+    exc.add_note("Falsifying example: test_conv_matches_pytorch(\n    student=<x>,\n    size=7,\n    stride=2,\n)")
+    outcome, feedback, grader = classify(exc)
+    assert outcome is Outcome.FAILED and not grader
+    assert feedback.splitlines() == ["conv2d_output_size(7, 3, stride=2) returned 2, PyTorch gives 3",
+                                     "smallest failing input: size=7, stride=2"]
+
+
+def test_student_exception_shows_where_and_their_traceback():
+    exc = StudentError(["ValueError", "Exception"], "bad", '  File "ex1_shapes.py", line 3, in f\n', "ex1_shapes.f(...)")
+    outcome, feedback, grader = classify(exc)
+    assert outcome is Outcome.ERROR and not grader
+    assert feedback.startswith("ex1_shapes.f: your code raised ValueError: bad") and "ex1_shapes.py" in feedback
+
+
+def test_not_implemented_timeout_and_death():
+    assert classify(StudentNotImplemented("x", "ex2_lenet.Net(...)"))[:2] == (
+        Outcome.NOT_IMPLEMENTED, "not implemented yet: ex2_lenet.Net raises NotImplementedError")
+    assert classify(WorkerTimeout("stopped: loop"))[:2] == (Outcome.TIMEOUT, "stopped: loop")
+    assert classify(WorkerDied("exit 0"))[:2] == (Outcome.ERROR, "exit 0")
+
+
+def test_errors_on_values_the_student_returned_are_failures():
+    outcome, feedback, grader = classify(AttributeError("'tuple' object has no attribute 'shape'"))
+    assert outcome is Outcome.FAILED and not grader and "could not use" in feedback
+
+
+def test_other_exceptions_in_the_test_are_grader_errors_without_source():
+    outcome, feedback, grader = classify(NameError("name 'helper' is not defined"))
+    assert outcome is Outcome.ERROR and grader
+    assert "not because of your code" in feedback and "Traceback" not in feedback
