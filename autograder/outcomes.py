@@ -7,6 +7,7 @@ smallest failing input. Never the hidden test's source or a trusted-side traceba
 
 from __future__ import annotations
 
+import builtins
 import re
 
 from autograder.errors import StudentError, StudentImportError, StudentNotImplemented, WorkerDied, WorkerTimeout
@@ -15,6 +16,7 @@ from autograder.results import Outcome
 __all__ = ["Verdict", "classify", "FEEDBACK_CAP"]
 
 FEEDBACK_CAP = 4000
+_GROUPS = tuple(c for c in (getattr(builtins, "BaseExceptionGroup", None),) if c)  # Python 3.11+
 _VALUE_ERRORS = (TypeError, AttributeError, ValueError, IndexError, KeyError, RuntimeError)
 
 Verdict = tuple[Outcome, str, bool]  # outcome, feedback, grader_error
@@ -41,6 +43,8 @@ def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Ve
         return Outcome.NOT_GRADED, skipped_reason, False
     if exc is None:
         return Outcome.PASSED, "", False
+    if isinstance(exc, _GROUPS) and exc.exceptions:  # several distinct failures: the first
+        return classify(exc.exceptions[0])
     if isinstance(exc, StudentNotImplemented) or type(exc) is NotImplementedError:
         where = _where(getattr(exc, "where", ""))
         return Outcome.NOT_IMPLEMENTED, f"not implemented yet: {where} raises NotImplementedError", False

@@ -42,3 +42,8 @@ def test_other_exceptions_in_the_test_are_grader_errors_without_source():
     outcome, feedback, grader = classify(NameError("name 'helper' is not defined"))
     assert outcome is Outcome.ERROR and grader
     assert "not because of your code" in feedback and "Traceback" not in feedback
+
+
+def test_an_exception_group_is_judged_by_its_first_failure():
+    group = ExceptionGroup("2 distinct failures", [AssertionError("first"), ValueError("second")])
+    assert classify(group)[:2] == (Outcome.FAILED, "first")

@@ -1,0 +1,39 @@
+"""Public tests for exercise 2 (5 points). Run them with ``grade check ex2``.
+
+These check the shapes and the size of your network. The hidden tests (20 points) check more:
+that your forward pass computes exactly the reference's function when both networks get the same
+weights, for several batch sizes and numbers of classes; see ``assignments/ex2.md``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.exercise("ex2")
+
+
+@pytest.mark.points(3)
+def test_net_output_shape_for_batch_of_four(student):
+    net = student.ex2_lenet.Net(num_classes=10)
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = net(x)
+    assert isinstance(out, torch.Tensor), "forward must return a tensor of logits"
+    assert tuple(out.shape) == (4, 10), (
+        f"Net(num_classes=10) on a batch of shape (4, 3, 32, 32) returned shape {tuple(out.shape)}, "
+        "expected (4, 10): one row of 10 class scores per image. Print x.shape after each step of "
+        "forward and compare with the table in the docstring of Net: (4, 6, 32, 32) after conv1, "
+        "(4, 6, 16, 16) after the first pool, ..., (4, 1024) after flattening"
+    )
+
+
+@pytest.mark.points(2)
+def test_net_parameter_count(student):
+    net = student.ex2_lenet.Net(num_classes=10)
+    total = sum(p.numel() for _, p in net.named_parameters())
+    assert total == 135_062, (
+        f"Net(num_classes=10) has {total:,} parameters, expected 135,062 "
+        "(conv1 168 + conv2 880 + fc1 123,000 + fc2 10,164 + fc3 850). Check each layer's sizes, "
+        "and fc1 in particular: after two 2x2 pools a 32x32 input is 8x8 with 16 channels, so "
+        "fc1 takes 16*8*8 = 1024 inputs"
+    )
