@@ -82,6 +82,8 @@ def check(
 
 @app.command()
 def verify(
+    exercises: Annotated[Optional[list[str]], typer.Argument(
+        help="Only these exercises (default: all).", show_default=False)] = None,
     manifest: ManifestOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Gradings to run at once.")] = os.cpu_count() or 1,
 ) -> None:
@@ -90,7 +92,7 @@ def verify(
 
     man = _manifest(manifest, Path.cwd())
     try:
-        checks = run_verify(man, jobs=jobs, on_check=lambda c: err.print(
+        checks = run_verify(man, jobs=jobs, exercises=exercises, on_check=lambda c: err.print(
             f"  {'[green]ok[/]' if c.ok else '[red]FAIL[/]'} {c.subject} ({c.suite})"))
     except (MutantError, ValueError) as exc:
         err.print(f"[red]error:[/] {exc}")

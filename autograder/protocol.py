@@ -7,7 +7,7 @@ Nothing here ever unpickles. A frame is a JSON header plus raw tensor bytes::
 The header names every blob's length, and every tensor names its dtype, shape and blob, so the
 receiver checks sizes before it allocates. Values are encoded as tagged JSON:
 
-* ``None``, ``bool``, ``int``, ``float`` (``nan``/``inf`` included), ``str``: as themselves, tagged;
+* ``None``, ``bool``, ``int``, ``float`` (``nan``/``inf`` included), ``str``, ``bytes``;
 * ``list``, ``tuple``, ``dict`` (any plain keys), ``torch.Size``, ``torch.dtype``, ``torch.device``;
 * tensors: CPU copies, dtype and ``requires_grad`` kept;
 * anything else: a *handle* (an id in the worker's object table); the sender supplies
@@ -78,6 +78,9 @@ class _Encoder:
             return {"t": "float", "v": repr(v) if math.isfinite(v) else str(v)}
         if isinstance(value, str):
             return str(value)
+        if isinstance(value, (bytes, bytearray)):
+            self.blobs.append(bytes(value))
+            return {"t": "bytes", "blob": len(self.blobs) - 1}
         if isinstance(value, torch.Tensor):
             return self.tensor(value)
         if isinstance(value, torch.Size):
@@ -165,6 +168,11 @@ class _Decoder:
             return torch.device(str(v)[:32]) if isinstance(v, str) else _bad("device")
         if tag == "tensor":
             return self.tensor(node)
+        if tag == "bytes":
+            index = node.get("blob")
+            if not isinstance(index, int) or not 0 <= index < len(self.blobs):
+                raise ProtocolError("malformed bytes")
+            return bytes(self.blobs[index])
         if tag == "handle" and self.from_handle is not None:
             return self.from_handle(node)
         raise ProtocolError(f"unknown value tag {tag!r}")

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from autograder.client import WorkerClient
 from autograder.errors import ProtocolError, StudentError
 
-__all__ = ["Proxy", "StudentNamespace"]
+__all__ = ["Proxy", "StudentNamespace", "call_keep", "LIBRARIES"]
 
 
 class Proxy:
@@ -85,8 +85,22 @@ def make_factory(client: WorkerClient):
     return factory
 
 
+#: Libraries a test may use *inside the worker* (to build a loader, a loss, an optimizer there):
+#: ``student.torch.nn.CrossEntropyLoss()``, ``student.tools.RecordingLoader(...)``.
+LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "tools": "autograder.worker_tools"}
+
+
+def call_keep(fn: Proxy, *args: Any, **kwargs: Any) -> Proxy:
+    """Call ``fn`` in the worker and keep the result there, as a proxy, even when it is plain data
+    (a list of the model's parameters, to hand to an optimizer built in the worker)."""
+    if not isinstance(fn, Proxy):
+        raise TypeError("call_keep needs a proxy to a callable in the worker")
+    return fn._request("call_keep", [list(args), kwargs], f"{fn._path}(...)")
+
+
 class StudentNamespace:
-    """``student.<module>`` imports that exercise module in the worker and returns its proxy."""
+    """``student.<module>`` imports that exercise module in the worker and returns its proxy;
+    ``student.torch``, ``student.torchvision`` and ``student.tools`` are the worker's libraries."""
 
     def __init__(self, client: WorkerClient, modules: tuple[str, ...]):
         client.handle_factory = make_factory(client)
@@ -95,7 +109,9 @@ class StudentNamespace:
         self._modules: dict[str, Proxy | StudentError] = {}
 
     def __getattr__(self, name: str) -> Proxy:
-        if name not in self._allowed:
+        if name in LIBRARIES and name not in self._modules:
+            self._modules[name] = self._client.request("import", None, [LIBRARIES[name]], f"importing {name}", name)
+        if name not in self._allowed and name not in LIBRARIES:
             raise AttributeError(f"{name} is not an exercise module of this assignment "
                                  f"({', '.join(self._allowed)})")
         if name not in self._modules:

@@ -16,6 +16,7 @@ from typing import Iterator
 import pytest
 
 from autograder.errors import StudentError, StudentImportError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.proxy import Proxy, call_keep
 
 __all__ = [
     "StudentError",
@@ -28,6 +29,7 @@ __all__ = [
     "not_graded",
     "NotGraded",
     "type_name",
+    "call_keep",
 ]
 
 
@@ -84,8 +86,6 @@ def not_graded(reason: str) -> None:
 
 def type_name(obj: object) -> str:
     """The class name of a student object (``"Conv2d"``), for a proxy or a real object alike."""
-    from autograder.proxy import Proxy
-
     if isinstance(obj, Proxy):
         return obj._remote_type
     return type(obj).__name__

@@ -11,7 +11,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from autograder.manifest import Manifest
 from autograder.mutants import load_mutants, materialize
@@ -66,21 +66,31 @@ def _caught(subject: str, description: str, report: Report) -> Check:
                  report.max_score, ok, detail[:500])
 
 
-def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] | None = None) -> list[Check]:
-    """Run every check (in parallel, ``jobs`` at a time); the Python API behind ``grade verify``."""
+def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] | None = None,
+           exercises: Sequence[str] | None = None) -> list[Check]:
+    """Run every check (in parallel, ``jobs`` at a time); the Python API behind ``grade verify``.
+    ``exercises`` limits the checks (and the mutants) to those exercises."""
     if manifest.solutions is None or manifest.hidden_tests is None or manifest.template is None:
         raise ValueError(f"{manifest.path}: [paths] needs solutions, template and hidden_tests for verify")
+    chosen = list(exercises) if exercises else list(manifest.names)
+    unknown = [e for e in chosen if e not in manifest.names]
+    if unknown:
+        raise ValueError(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(manifest.names)}")
+
+    def run_suite(folder: Path, tests: Path) -> Report:
+        return grade(folder, tests, manifest, chosen)
+
     tasks: list[Callable[[], Check]] = [
-        lambda: _full_marks("solutions", "hidden", grade(manifest.solutions, manifest.hidden_tests, manifest)),
-        lambda: _all_not_implemented("template", "hidden", grade(manifest.template, manifest.hidden_tests, manifest)),
+        lambda: _full_marks("solutions", "hidden", run_suite(manifest.solutions, manifest.hidden_tests)),
+        lambda: _all_not_implemented("template", "hidden", run_suite(manifest.template, manifest.hidden_tests)),
     ]
     if manifest.public_tests is not None:
         tasks += [
-            lambda: _full_marks("solutions", "public", grade(manifest.solutions, manifest.public_tests, manifest)),
-            lambda: _all_not_implemented("template", "public", grade(manifest.template, manifest.public_tests, manifest)),
+            lambda: _full_marks("solutions", "public", run_suite(manifest.solutions, manifest.public_tests)),
+            lambda: _all_not_implemented("template", "public", run_suite(manifest.template, manifest.public_tests)),
         ]
     scratch = tempfile.TemporaryDirectory(prefix="verify-")
-    mutants = load_mutants(manifest.mutants) if manifest.mutants is not None else []
+    mutants = [m for m in load_mutants(manifest.mutants) if m.exercise in chosen] if manifest.mutants else []
     for mutant in mutants:
         folder = materialize(mutant, manifest.solutions, Path(scratch.name) / mutant.name)
         tasks.append(lambda m=mutant, f=folder: _caught(

@@ -12,7 +12,7 @@ import torch
 from autograder.client import WorkerClient
 from autograder.errors import ProtocolError, StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
 from autograder.protocol import Limits
-from autograder.proxy import Proxy, StudentNamespace
+from autograder.proxy import Proxy, StudentNamespace, call_keep
 from autograder.worker import WorkerSettings
 from autograder.zygote import Zygote
 
@@ -114,6 +114,16 @@ class Model(torch.nn.Module):
     def forward(self, x):
         return self.fc(x)
 
+def consume(loader, device):
+    seen = 0
+    for inputs, labels in loader:
+        inputs = inputs.to(device)
+        seen += len(labels)
+    return seen
+
+def save(model, path):
+    torch.save(model.state_dict(), path)
+
 def grads(model, x):
     model(x).sum().backward()
     return [p.grad for p in model.parameters()]
@@ -133,17 +143,29 @@ def zygote(tmp_path_factory):
 
 
 @pytest.fixture
-def worker(zygote):
+def namespace(zygote):
+    """``namespace(call_seconds=..)`` -> (client, student namespace) on a fresh worker."""
     clients = []
 
     def make(call_seconds=5.0, test_seconds=30.0, limits=Limits()):
         client = WorkerClient(zygote, call_seconds, test_seconds, limits)
         clients.append(client)
-        return client, StudentNamespace(client, ("mod",)).mod
+        return client, StudentNamespace(client, ("mod",))
 
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def worker(namespace):
+    """``worker(...)`` -> (client, proxy of the module ``mod``)."""
+
+    def make(**kwargs):
+        client, ns = namespace(**kwargs)
+        return client, ns.mod
+
+    return make
 
 
 def test_calls_return_plain_values(worker):
@@ -304,3 +326,34 @@ def test_closing_a_worker_kills_the_processes_it_started(worker):
     time.sleep(0.2)
     stat = Path(f"/proc/{child}/stat")
     assert not stat.exists() or stat.read_text().split(")")[1].split()[0] == "Z"
+
+
+def test_call_keep_and_worker_libraries_build_an_optimizer_over_the_students_parameters(namespace):
+    _, ns = namespace()
+    model = ns.mod.Model()
+    before = model.state_dict()
+    params = call_keep(model.parameters)
+    assert isinstance(params, Proxy)
+    optimizer = ns.torch.optim.SGD(params, lr=0.5)
+    loss = ns.tools.train_step(model, optimizer, torch.randn(4, 3), torch.tensor([0, 1, 1, 0]))
+    after = model.state_dict()
+    assert isinstance(loss, float) and not torch.equal(before["fc.weight"], after["fc.weight"])
+    assert ns.tools.param_flags(model) == {"fc.weight": True, "fc.bias": True}
+
+
+def test_the_recording_loader_sees_which_batches_were_moved(namespace):
+    _, ns = namespace()
+    loader = ns.tools.RecordingLoader(torch.randn(7, 3), torch.arange(7), 3)
+    assert ns.mod.consume(loader, "cpu") == 7
+    assert loader.moves() == [(0, "inputs", "cpu"), (1, "inputs", "cpu"), (2, "inputs", "cpu")]
+
+
+def test_files_the_student_wrote_come_back_as_bytes_for_the_trusted_side_to_decode(namespace, tmp_path):
+    import io
+
+    _, ns = namespace()
+    model = ns.mod.Model()
+    ns.mod.save(model, "ckpt.pt")
+    data = ns.tools.read_bytes("ckpt.pt")
+    state = torch.load(io.BytesIO(data), weights_only=True)
+    assert torch.equal(state["fc.weight"], model.state_dict()["fc.weight"])

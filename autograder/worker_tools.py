@@ -1,0 +1,179 @@
+"""Helpers that hidden tests run *inside the worker*, as ``student.tools.<name>``.
+
+Everything here is public and runs next to the student's code, so nothing here is trusted: the
+tests only use these helpers to observe the student's objects cheaply (flags instead of whole
+tensors, hooks, recorded calls) or to build inputs in the worker. Whatever a helper reports that
+decides a grade is either recomputed on the trusted side or only able to lose points when forged.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+__all__ = [
+    "seed", "same", "param_flags", "param_count", "grad_summary", "names_of", "feature_shapes",
+    "module_types", "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe",
+]
+
+
+def seed(value: int) -> None:
+    """Seed the worker's random generators (torch, random)."""
+    torch.manual_seed(value)
+    random.seed(value)
+
+
+def same(a: Any, b: Any) -> bool:
+    """``a is b`` (does a function return the very object it was given?)."""
+    return a is b
+
+
+def param_flags(model: nn.Module) -> dict[str, bool]:
+    """``{name: requires_grad}`` for every parameter, without sending the tensors."""
+    return {name: bool(p.requires_grad) for name, p in model.named_parameters()}
+
+
+def param_count(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def grad_summary(model: nn.Module) -> dict[str, float | None]:
+    """``{name: None}`` where a parameter has no gradient, else the sum of its gradient's |values|."""
+    return {name: None if p.grad is None else float(p.grad.abs().sum())
+            for name, p in model.named_parameters()}
+
+
+def names_of(model: nn.Module, tensors: Any) -> list[str | None]:
+    """The parameter name of each tensor in ``tensors`` (by identity), None for a foreign tensor."""
+    by_id = {id(p): name for name, p in model.named_parameters()}
+    return [by_id.get(id(t)) for t in tensors]
+
+
+def feature_shapes(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[str, list[int] | None]:
+    """Output shape of each named submodule during ``model(x)`` (forward hooks, removed after)."""
+    modules = dict(model.named_modules())
+    shapes: dict[str, list[int] | None] = {name: None for name in names}
+    handles = []
+    for name in names:
+        if name in modules:
+            def hook(_module, _inputs, output, name=name):
+                if isinstance(output, torch.Tensor):
+                    shapes[name] = list(output.shape)
+            handles.append(modules[name].register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+def module_types(model: nn.Module) -> list[tuple[str, str]]:
+    """``(name, class name)`` of every submodule, in registration order."""
+    return [(name, type(m).__name__) for name, m in model.named_modules()]
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
+    """One cross-entropy step in train mode; returns the loss."""
+    model.train()
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+
+
+def read_bytes(path: str, limit: int = 512 * 2**20) -> bytes:
+    """The raw bytes of a file the student's code wrote (the trusted side decodes them)."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path} is over {limit // 2**20} MB")
+    return data
+
+
+def pil_image(pixels: torch.Tensor) -> Any:
+    """A PIL image from an (H, W, 3) uint8 tensor, as a data set would hand it to a transform."""
+    from PIL import Image
+
+    return Image.fromarray(pixels.to(torch.uint8).numpy(), mode="RGB")
+
+
+class _Recorded(torch.Tensor):
+    """A tensor that logs where ``.to()``, ``.cuda()`` and ``.cpu()`` send it."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        tag = getattr(args[0], "_tag", None) if args else None
+        if tag is not None and func in (torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.cpu):
+            log, batch, role = tag
+            log.append((batch, role, _target_device(func, args[1:], kwargs)))
+        with torch._C.DisableTorchFunctionSubclass():
+            return func(*args, **kwargs)
+
+
+def _target_device(func, args: tuple, kwargs: dict) -> str | None:
+    if func is torch.Tensor.cpu:
+        return "cpu"
+    if func is torch.Tensor.cuda:
+        return "cuda"
+    for value in (kwargs.get("device"), *args):
+        if isinstance(value, (str, torch.device)):
+            return torch.device(value).type
+        if isinstance(value, torch.Tensor):
+            return value.device.type
+    return None  # .to(dtype) only
+
+
+class RecordingLoader:
+    """A data loader over ``(inputs, labels)`` in order, in batches of ``batch_size``, whose
+    batches record every move to a device (see :meth:`moves`)."""
+
+    def __init__(self, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int):
+        self.dataset = torch.utils.data.TensorDataset(inputs, labels)
+        self.batch_size = batch_size
+        self.log: list[tuple[int, str, str | None]] = []
+        self.batches_served = 0
+
+    def __len__(self) -> int:
+        return (len(self.dataset) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        inputs, labels = self.dataset.tensors
+        for batch, start in enumerate(range(0, len(inputs), self.batch_size)):
+            x = inputs[start:start + self.batch_size].clone().as_subclass(_Recorded)
+            y = labels[start:start + self.batch_size].clone().as_subclass(_Recorded)
+            x._tag, y._tag = (self.log, batch, "inputs"), (self.log, batch, "labels")
+            self.batches_served += 1
+            yield x, y
+
+    def moves(self) -> list[tuple[int, str, str | None]]:
+        """``(batch index, "inputs" or "labels", device type)`` for each move, in order."""
+        return list(self.log)
+
+
+class Probe(nn.Module):
+    """Wraps a model; each forward logs ``(grad enabled, training)`` (see :attr:`log`)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.log: list[tuple[bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.log.append((torch.is_grad_enabled(), self.training))
+        return self.model(x)
+
+
+# --- ex3 helpers (VGG) ---------------------------------------------------------------------------
+
+# --- ex4 helpers (ResNet) ------------------------------------------------------------------------
+
+# --- ex5 helpers (training loops) ----------------------------------------------------------------
+
+# --- ex6 helpers (transfer learning) -------------------------------------------------------------
