@@ -94,3 +94,18 @@ def test_public_tests_are_the_default_in_a_student_repo(repo, tmp_path):
     proc = grade_cli("check", "--all", cwd=student_repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Hidden tests were not run" in proc.stdout and "✓" in proc.stdout
+
+
+def test_verify_reports_an_uncaught_mutant_and_exits_1(repo, tmp_path):
+    (tmp_path / "mutants").mkdir()
+    (tmp_path / "mutants" / "ex1.toml").write_text(
+        'exercise = "ex1"\nmodule = "ex1_shapes.py"\n[[mutant]]\nname = "docstring_only"\n'
+        'description = "edits a docstring, so no test can tell"\n[[mutant.replace]]\n'
+        'old = "Reference solution (instructor only)."\nnew = "Reference solution."\n')
+    text = (repo / "assignments" / "assignment.toml").read_text()
+    text = text.replace('= "../mutants"', f'= "{tmp_path}/mutants"').replace('= "../', f'= "{repo}/')
+    (tmp_path / "assignment.toml").write_text(text)
+    proc = grade_cli("verify", "ex1", "--manifest", tmp_path / "assignment.toml", "--jobs", "2")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "docstring_only" in proc.stdout and "NOT caught" in proc.stdout
+    assert "4/5 checks hold" in proc.stdout

@@ -47,9 +47,11 @@ def test_tensors_round_trip_with_dtype_and_shape(dtype):
 
 def test_requires_grad_survives_and_special_values_too():
     w = torch.nn.Parameter(torch.randn(3))
-    got = roundtrip([w, torch.Size([2, 3]), torch.float16, torch.device("cpu"), math.inf, -math.inf, 10**40])
+    got = roundtrip([w, torch.Size([2, 3]), torch.float16, torch.device("cpu"), math.inf, -math.inf, 10**40,
+                     b"\x00\xffraw"])
     assert got[0].requires_grad and not isinstance(got[0], torch.nn.Parameter)
-    assert got[1:] == [torch.Size([2, 3]), torch.float16, torch.device("cpu"), math.inf, -math.inf, 10**40]
+    assert got[1:] == [torch.Size([2, 3]), torch.float16, torch.device("cpu"), math.inf, -math.inf, 10**40,
+                       b"\x00\xffraw"]
     assert math.isnan(roundtrip(math.nan))
 
 
