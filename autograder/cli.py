@@ -109,5 +109,46 @@ def verify(
     raise typer.Exit(ExitCode.TESTS_FAILED if failed else ExitCode.OK)
 
 
+data_app = typer.Typer(help="Find, download and cache CIFAR-10 for the accuracy tests.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DataDirOpt = Annotated[Optional[Path], typer.Option(
+    "--data-dir", help="CIFAR-10 folder (default: the CIFAR10_DIR environment variable).", file_okay=False)]
+CacheDirOpt = Annotated[Optional[Path], typer.Option(
+    "--cache-dir", help="Where decoded tensors are cached (default: ~/.cache/cnn-autograder).", file_okay=False)]
+
+
+@data_app.command("info")
+def data_info(data_dir: DataDirOpt = None, cache_dir: CacheDirOpt = None) -> None:
+    """Say where CIFAR-10 was looked for, which layout was found, and whether it is cached."""
+    from autograder.data import DataError, data_dir_from_env, describe
+
+    root = data_dir or data_dir_from_env()
+    if root is None:
+        err.print("[red]error:[/] no data folder given: pass --data-dir or set CIFAR10_DIR")
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        for line in describe(root, cache_dir):
+            print(line)
+    except DataError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(ExitCode.USAGE)
+
+
+@data_app.command("download")
+def data_download(root: Annotated[Path, typer.Option(
+        "--root", help="Folder to download into (torchvision's layout; checksums verified).",
+        file_okay=False)]) -> None:
+    """Download CIFAR-10 with torchvision (MD5-verified) into ROOT."""
+    from autograder.data import DataError, download
+
+    try:
+        source = download(root)
+    except DataError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(ExitCode.GRADER_ERROR)
+    print(f"CIFAR-10 ready: {source.layout.value} at {source.root}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
