@@ -19,7 +19,7 @@ from autograder.runner import GradeInputError, grade
 
 app = typer.Typer(help="Grade CNN image-classification exercises with isolated, hidden test suites.",
                   no_args_is_help=True, add_completion=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class ExitCode(enum.IntEnum):
