@@ -22,6 +22,12 @@ app = typer.Typer(help="Grade CNN image-classification exercises with isolated, 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class Profile(str, enum.Enum):
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+
+
 class ExitCode(enum.IntEnum):
     OK = 0  # every graded test passed / every verify check held
     TESTS_FAILED = 1  # some test failed (the student's code), or a verify check failed
@@ -55,6 +61,14 @@ def check(
              "grading_tests for the hidden suites).", file_okay=False)] = None,
     manifest: ManifestOpt = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    profile: Annotated[Profile, typer.Option(
+        help="Accuracy profile: cpu (LeNet, minutes on a laptop), gpu (all models), auto = gpu when CUDA "
+             "is available.")] = Profile.auto,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", envvar="CIFAR10_DIR", file_okay=False,
+        help="CIFAR-10 for the accuracy tests (default: $CIFAR10_DIR; without it they are not graded).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(
+        "--cache-dir", file_okay=False, help="Where decoded CIFAR-10 is cached (default: ~/.cache/cnn-autograder).")] = None,
 ) -> None:
     """Grade exercises of one submission and print per-test results and points."""
     if bool(exercises) == all_:
@@ -68,7 +82,8 @@ def check(
     live = Console(stderr=True, highlight=False) if format is Format.text and sys.stderr.isatty() else None
     try:
         report = grade(submission, tests, man, None if all_ else exercises,
-                       on_result=(lambda t: live.print(live_line(t))) if live else None)
+                       on_result=(lambda t: live.print(live_line(t))) if live else None,
+                       profile=profile.value, data_dir=data_dir, cache_dir=cache_dir)
     except GradeInputError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(ExitCode.USAGE)

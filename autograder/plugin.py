@@ -64,6 +64,7 @@ class GradingPlugin:
         self.stream = stream
         self.expected: dict[str, TestResult] = {}
         self.problems: list[str] = []
+        self._cifar10: Any = None  # loaded once per run, or the reason it is not available
 
     def emit(self, message: dict) -> None:
         self.stream.write(json.dumps(message) + "\n")
@@ -73,6 +74,8 @@ class GradingPlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "points(n): what the test is worth")
         config.addinivalue_line("markers", "exercise(name): the manifest exercise the test grades")
+        config.addinivalue_line("markers", "time_limit(call_seconds, test_seconds): longer limits for this test")
+        config.addinivalue_line("markers", "accuracy: trains on CIFAR-10 (needs --data-dir; profile cpu or gpu)")
         from hypothesis import HealthCheck, settings
 
         settings.register_profile(
@@ -90,7 +93,10 @@ class GradingPlugin:
             yield ModuleDirectory(Path(self.cfg.modules_dir), "_direct_", "student")
             return
         limits = self.cfg.limits_for(_marker_arg(request.node, "exercise"))
-        client = WorkerClient(self.zygote, limits.call_seconds, limits.test_seconds)
+        override = request.node.get_closest_marker("time_limit")
+        call_seconds = override.kwargs.get("call_seconds", limits.call_seconds) if override else limits.call_seconds
+        test_seconds = override.kwargs.get("test_seconds", limits.test_seconds) if override else limits.test_seconds
+        client = WorkerClient(self.zygote, call_seconds, test_seconds)
         request.node.stash[_CLIENT] = client
         try:
             yield StudentNamespace(client, self.cfg.modules)
@@ -102,6 +108,33 @@ class GradingPlugin:
         """The reference solutions, loaded in the trusted process: ``reference.ex2_lenet.Net(7)``."""
         folder = Path(self.cfg.solutions_dir) if self.cfg.solutions_dir else None
         return ModuleDirectory(folder, "_reference_", "reference solution")
+
+    @pytest.fixture(scope="session")
+    def accuracy_profile(self) -> str:
+        """The accuracy profile of this run: "cpu" or "gpu" ("auto" picks gpu when CUDA is available)."""
+        if self.cfg.profile != "auto":
+            return self.cfg.profile
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+
+    @pytest.fixture(scope="session")
+    def cifar10(self) -> Any:
+        """CIFAR-10 (:class:`autograder.data.Cifar10`), or the test is not graded, with the reason."""
+        from autograder.data import DataError, load
+        from autograder.testing import not_graded
+
+        if self._cifar10 is None:
+            if not self.cfg.data_dir:
+                self._cifar10 = "CIFAR-10 not available: pass --data-dir or set CIFAR10_DIR"
+            else:
+                try:
+                    self._cifar10 = load(Path(self.cfg.data_dir), Path(self.cfg.cache_dir) if self.cfg.cache_dir else None)
+                except DataError as exc:
+                    self._cifar10 = f"CIFAR-10 not available: {exc}"
+        if isinstance(self._cifar10, str):
+            not_graded(self._cifar10)
+        return self._cifar10
 
     # -- collection ------------------------------------------------------------------------
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

@@ -87,7 +87,8 @@ def make_factory(client: WorkerClient):
 
 #: Libraries a test may use *inside the worker* (to build a loader, a loss, an optimizer there):
 #: ``student.torch.nn.CrossEntropyLoss()``, ``student.tools.RecordingLoader(...)``.
-LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "tools": "autograder.worker_tools"}
+LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "tools": "autograder.worker_tools",
+             "fastpath": "autograder.fastpath"}
 
 
 def call_keep(fn: Proxy, *args: Any, **kwargs: Any) -> Proxy:

@@ -61,8 +61,11 @@ def _visibility(tests: Path, manifest: Manifest) -> Visibility:
 
 def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence[str] | None = None, *,
           on_result: Callable[[TestResult], None] | None = None, mode: str = "worker",
-          startup_seconds: float = STARTUP_SECONDS) -> Report:
-    """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``."""
+          startup_seconds: float = STARTUP_SECONDS, profile: str = "auto", data_dir: Path | None = None,
+          cache_dir: Path | None = None) -> Report:
+    """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``.
+
+    ``profile`` (cpu, gpu, auto), ``data_dir`` and ``cache_dir`` reach the accuracy tests."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
     if not submission.is_dir():
         raise GradeInputError(f"submission folder not found: {submission}")
@@ -88,7 +91,9 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
             limits={e.name: ExerciseLimits(e.limits.call_seconds, e.limits.test_seconds) for e in chosen},
             solutions_dir=str(manifest.solutions) if manifest.solutions else None,
             visibility=visibility.value, memory_mb=max(e.limits.memory_mb for e in chosen),
-            result_fd=write_fd, mode=mode)
+            result_fd=write_fd, mode=mode, profile=profile,
+            data_dir=str(Path(data_dir).resolve()) if data_dir else None,
+            cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None)
         run_seconds = startup_seconds + sum(e.limits.run_seconds for e in chosen)
         with open(scratch / "trusted.log", "wb") as log:
             proc = subprocess.Popen(

@@ -37,6 +37,9 @@ class TrustedConfig:
     memory_mb: int = 4096
     result_fd: int = -1
     mode: str = "worker"  # "direct" imports the student's code here: benchmarks only, never grading
+    profile: str = "auto"  # accuracy profile: "cpu", "gpu", or "auto" (gpu when CUDA is available)
+    data_dir: str | None = None  # CIFAR-10 for the accuracy tests
+    cache_dir: str | None = None  # where decoded CIFAR-10 tensors are cached
 
     def limits_for(self, exercise: str | None) -> ExerciseLimits:
         return self.limits.get(exercise or "", ExerciseLimits(30.0, 120.0))

@@ -1,0 +1,119 @@
+"""Minimum CIFAR-10 accuracy: the training procedure and its calibrated thresholds.
+
+One procedure serves both sides: the hidden accuracy tests run it on the student's code through
+the worker's proxies, and the calibration script runs it in-process on the reference solution, so
+a threshold and the grade it decides come from the same pipeline. The worker trains on the
+training set and predicts the test images; it never sees a test label: the trusted side scores.
+
+Specs and thresholds live in ``grading_tests/accuracy.toml``, each threshold next to its evidence
+(seeds, mean, spread, margin). ``benchmarks/calibrate_accuracy.py`` rewrites them in one command.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["AccuracySpec", "Outcome", "load_specs", "MODELS", "train_and_score", "VALIDATION_SIZE"]
+
+VALIDATION_SIZE = 2000  # held out of the training set (at most a tenth), for the student's evaluate()
+
+#: How each model is built from a namespace of exercise modules (proxies or real modules).
+MODELS: dict[str, Callable[[Any], Any]] = {
+    "lenet": lambda ns: ns.ex2_lenet.Net(num_classes=10),
+    "vgg11": lambda ns: ns.ex3_vgg.vgg11(num_classes=10, batch_norm=True),
+    "vgg16": lambda ns: ns.ex3_vgg.vgg16(num_classes=10, batch_norm=True),
+    "resnet18": lambda ns: ns.ex4_resnet.resnet18(num_classes=10),
+    "resnet18_transfer": lambda ns: ns.ex6_transfer.resnet18_transfer(10, weights="IMAGENET1K_V1"),
+}
+
+
+@dataclass(frozen=True)
+class AccuracySpec:
+    name: str
+    profile: str  # "cpu" or "gpu"
+    model: str  # a key of MODELS
+    epochs: int
+    batch_size: int
+    max_lr: float
+    threshold: float  # minimum test accuracy, a fraction
+    weight_decay: float = 5e-4
+    crop_padding: int = 4
+    flip: bool = True
+    train_size: int = 0  # 0: the whole training set less the validation split
+    provisional: bool = False
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def load_specs(path: Path) -> dict[str, AccuracySpec]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    specs = {}
+    for name, table in data.items():
+        table = dict(table)
+        evidence = table.pop("evidence", {})
+        try:
+            specs[name] = AccuracySpec(name=name, evidence=evidence, **table)
+        except TypeError as exc:
+            raise ValueError(f"{path}: [{name}] {exc}") from None
+        if specs[name].model not in MODELS:
+            raise ValueError(f"{path}: [{name}] model must be one of {', '.join(MODELS)}")
+    return specs
+
+
+@dataclass(frozen=True)
+class Outcome:
+    accuracy: float  # on the test set, scored by the caller's side
+    validation_measured: float  # on the held-out split, from the model's predictions
+    validation_reported: float  # what the student's evaluate() returned on that split
+    epoch_losses: tuple[float, ...]
+    seconds: float
+
+
+def train_and_score(ns: Any, spec: AccuracySpec, data: Any, device: str, seed: int,
+                    threads: int, on_epoch: Callable[[int, float], None] | None = None) -> Outcome:
+    """Train ``spec.model`` built from ``ns`` with ``ns.ex5_training``'s loops on CIFAR-10 and score it.
+
+    ``ns`` gives ``torch``, ``fastpath`` and the exercise modules, either as proxies into a worker
+    or as real modules; ``data`` is an :class:`autograder.data.Cifar10` on the caller's side."""
+    start = time.monotonic()
+    ns.fastpath.use_threads(threads)
+    ns.torch.manual_seed(seed)
+    # A fixed random split: image-folder layouts are sorted by class, so "the last N" would be one class.
+    n_val = min(VALIDATION_SIZE, len(data.train_images) // 10)
+    order = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(20_16))
+    val_index, train_index = order[:n_val], order[n_val:]
+    if spec.train_size:
+        train_index = train_index[:spec.train_size]
+    train_x, train_y = data.train_images[train_index], data.train_labels[train_index]
+    val_x, val_y = data.train_images[val_index], data.train_labels[val_index]
+    n_train = len(train_index)
+    cuda = torch.device(device).type == "cuda"
+
+    model = ns.fastpath.prepare_model(MODELS[spec.model](ns), device)
+    loader = ns.fastpath.TensorLoader(train_x, train_y, spec.batch_size, train=True, seed=seed, device=device,
+                                      crop_padding=spec.crop_padding, flip=spec.flip, channels_last=cuda)
+    steps = spec.epochs * ((n_train + spec.batch_size - 1) // spec.batch_size)
+    optimizer = ns.fastpath.OneCycleSGD(model.parameters(), spec.max_lr, steps, weight_decay=spec.weight_decay)
+    criterion = ns.torch.nn.CrossEntropyLoss()
+    losses = []
+    for epoch in range(spec.epochs):
+        losses.append(float(ns.ex5_training.train_one_epoch(model, loader, criterion, optimizer, device)))
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1])
+    val_loader = ns.fastpath.TensorLoader(val_x, val_y, 500, device=device, channels_last=cuda)
+    reported = float(ns.ex5_training.evaluate(model, val_loader, device))
+    val_pred = ns.fastpath.predict(model, val_x, device=device)
+    test_pred = ns.fastpath.predict(model, data.test_images, device=device)
+    measured = float((torch.as_tensor(val_pred) == val_y).float().mean())
+    accuracy = float((torch.as_tensor(test_pred) == data.test_labels).float().mean())
+    return Outcome(accuracy, measured, reported, tuple(losses), time.monotonic() - start)
