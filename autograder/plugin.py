@@ -8,6 +8,7 @@ and streams it to the parent as one JSON line the moment the test ends.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import sys
@@ -19,7 +20,7 @@ import pytest
 
 from autograder.client import WorkerClient
 from autograder.outcomes import FEEDBACK_CAP, classify
-from autograder.proxy import StudentNamespace
+from autograder.proxy import LIBRARIES, StudentNamespace
 from autograder.results import Outcome, TestResult, Visibility
 from autograder.trusted import TrustedConfig
 from autograder.zygote import Zygote
@@ -34,12 +35,15 @@ _CLIENT = pytest.StashKey[WorkerClient]()
 class ModuleDirectory:
     """``ns.<name>`` imports ``<folder>/<name>.py`` in this process (the reference solutions)."""
 
-    def __init__(self, folder: Path | None, prefix: str, what: str):
+    def __init__(self, folder: Path | None, prefix: str, what: str, libraries: dict[str, str] | None = None):
         self._folder, self._prefix, self._what = folder, prefix, what
+        self._libraries = libraries or {}
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if name in self._libraries:
+            return importlib.import_module(self._libraries[name])
         key = f"{self._prefix}{name}"
         if key not in sys.modules:
             path = self._folder / f"{name}.py" if self._folder else None
@@ -90,7 +94,7 @@ class GradingPlugin:
     def student(self, request: pytest.FixtureRequest) -> Iterator[Any]:
         """The student's exercise modules: ``student.ex2_lenet.Net(7)`` (proxies to a fresh worker)."""
         if self.cfg.mode == "direct":  # benchmarks only: the student's code in this process
-            yield ModuleDirectory(Path(self.cfg.modules_dir), "_direct_", "student")
+            yield ModuleDirectory(Path(self.cfg.modules_dir), "_direct_", "student", LIBRARIES)
             return
         limits = self.cfg.limits_for(_marker_arg(request.node, "exercise"))
         override = request.node.get_closest_marker("time_limit")

@@ -107,7 +107,7 @@ class _Encoder:
         t = t.cpu().contiguous()
         if str(t.dtype) not in _DTYPES:
             raise ProtocolError(f"tensors of dtype {t.dtype} cannot be sent")
-        self.blobs.append(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        self.blobs.append(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         return {"t": "tensor", "dtype": str(t.dtype), "shape": list(t.shape),
                 "grad": bool(value.requires_grad), "blob": len(self.blobs) - 1}
 

@@ -134,10 +134,16 @@ class _Server:
                               from_handle=self.from_handle)
                 op = header.get("op")
                 result = self.dispatch(op, header.get("target"), args)
-                node, out = (self.to_handle(result), []) if op == "call_keep" else encode(result, self.to_handle)
-                reply: dict = {"ok": True, "value": node}
             except BaseException as exc:  # the student's exception, reported as data
                 reply, out = {"ok": False, "error": self.describe(exc)}, []
+            else:
+                try:
+                    node, out = (self.to_handle(result), []) if op == "call_keep" else encode(result, self.to_handle)
+                    reply = {"ok": True, "value": node}
+                except Exception as exc:
+                    reply, out = {"ok": False, "error": {
+                        "types": ["UnsendableResult", "Exception"],
+                        "message": f"the grader cannot receive the {type(result).__name__} your code returned ({exc})"}}, []
             for stream in (sys.stdout, sys.stderr):
                 try:
                     stream.flush()

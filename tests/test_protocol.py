@@ -130,3 +130,9 @@ def test_a_closed_connection_is_eof():
     a.close()
     with b, pytest.raises(EOFError):
         recv_frame(b)
+
+
+def test_zero_dim_tensors_of_every_width_round_trip():
+    values = [torch.tensor(5), torch.tensor(1.5), torch.tensor(True), torch.tensor(2.0, dtype=torch.float64)]
+    for value, got in zip(values, roundtrip(values)):
+        assert got.shape == () and got.dtype == value.dtype and torch.equal(got, value)

@@ -103,6 +103,9 @@ def allocate(gigabytes):
 def big(n):
     return torch.zeros(n, dtype=torch.uint8)
 
+def unsendable():
+    return torch.zeros(2, dtype=torch.float8_e4m3fn)
+
 def make_gen():
     return (i * i for i in range(4))
 
@@ -357,3 +360,10 @@ def test_files_the_student_wrote_come_back_as_bytes_for_the_trusted_side_to_deco
     data = ns.tools.read_bytes("ckpt.pt")
     state = torch.load(io.BytesIO(data), weights_only=True)
     assert torch.equal(state["fc.weight"], model.state_dict()["fc.weight"])
+
+
+def test_a_result_the_protocol_cannot_carry_is_reported_and_the_worker_lives(worker):
+    _, mod = worker()
+    with pytest.raises(StudentError, match="cannot receive the Tensor") as info:
+        mod.unsendable()
+    assert info.value.is_a("UnsendableResult") and mod.add(1) == 2
