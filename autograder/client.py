@@ -16,8 +16,8 @@ import socket
 import time
 from typing import Any, Callable
 
-from autograder.errors import (ProtocolError, StudentError, StudentImportError, StudentNotImplemented, WorkerDied,
-                               WorkerTimeout)
+from autograder.errors import (ProtocolError, StudentAttributeError, StudentError, StudentImportError,
+                               StudentNotImplemented, WorkerDied, WorkerTimeout)
 from autograder.protocol import Limits, decode, encode, recv_frame, send_frame
 from autograder.zygote import Zygote
 
@@ -131,7 +131,8 @@ class WorkerClient:
         message = str(error.get("message", ""))[:4000]
         if "NotImplementedError" in types:
             raise StudentNotImplemented(message, where)
-        kind = StudentImportError if op == "import" else StudentError
+        kind = (StudentImportError if op == "import" else
+                StudentAttributeError if op == "getattr" and "AttributeError" in types else StudentError)
         raise kind(types, message, str(error.get("traceback", ""))[:4000], where)
 
     def _handle_ref(self, value: Any) -> dict:

@@ -28,6 +28,10 @@ class StudentError(Exception):
         return name in self.type_names
 
 
+class StudentAttributeError(StudentError, AttributeError):
+    """A student object has no such attribute (an ``AttributeError``, so ``hasattr`` works)."""
+
+
 class StudentImportError(StudentError):
     """Importing the student's module failed (syntax error, missing module, exit at import)."""
 

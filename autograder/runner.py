@@ -48,8 +48,8 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path) -> list[str]
         if src.is_file() and not src.is_symlink():
             shutil.copyfile(src, into / name)
             os.chmod(into / name, 0o444)
-    ignored = sorted(p.name for p in submission.iterdir()
-                     if p.name not in wanted and p.suffix in IGNORED_KINDS and p.is_file())
+    ignored = sorted(p.name for p in submission.iterdir() if p.name not in wanted and p.name != "assignment.toml"
+                     and p.suffix in IGNORED_KINDS and p.is_file())
     os.chmod(into, 0o555)
     return ignored
 

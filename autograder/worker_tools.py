@@ -15,8 +15,10 @@ import torch
 from torch import nn
 
 __all__ = [
-    "seed", "same", "param_flags", "param_count", "grad_summary", "names_of", "feature_shapes",
-    "module_types", "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe",
+    "seed", "same", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
+    "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
+    "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe", "forbid_downloads",
+    "DownloadForbidden",
 ]
 
 
@@ -74,7 +76,7 @@ def feature_shapes(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[
 
 def module_types(model: nn.Module) -> list[tuple[str, str]]:
     """``(name, class name)`` of every submodule, in registration order."""
-    return [(name, type(m).__name__) for name, m in model.named_modules()]
+    return [(name, type(m).__name__) for name, m in model.named_modules(remove_duplicate=False)]
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -84,7 +86,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     loss = nn.functional.cross_entropy(model(x), y)
     loss.backward()
     optimizer.step()
-    return float(loss)
+    return loss.item()
 
 
 def read_bytes(path: str, limit: int = 512 * 2**20) -> bytes:
@@ -170,10 +172,73 @@ class Probe(nn.Module):
         return self.model(x)
 
 
-# --- ex3 helpers (VGG) ---------------------------------------------------------------------------
+_LAYER_SETTINGS = (
+    "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+    "ceil_mode", "num_features", "in_features", "out_features", "p", "inplace",
+)
 
-# --- ex4 helpers (ResNet) ------------------------------------------------------------------------
 
-# --- ex5 helpers (training loops) ----------------------------------------------------------------
+def layer_settings(model: nn.Module) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(name, class name, settings)`` of each *direct* child of ``model`` in order, a module
+    used twice listed twice (unlike ``named_children``); settings are the layer's plain
+    hyper-parameters (kernel_size, stride, padding, p, ...) and whether it has a bias."""
+    rows = []
+    for name, child in model._modules.items():
+        settings: dict[str, Any] = {}
+        for attr in _LAYER_SETTINGS:
+            value = getattr(child, attr, None)
+            if isinstance(value, (bool, int, float, str)) or (
+                isinstance(value, tuple) and all(isinstance(v, int) for v in value)
+            ):
+                settings[attr] = value
+        if child is not None and "bias" in child._parameters:
+            settings["bias"] = child._parameters["bias"] is not None
+        rows.append((name, type(child).__name__, settings))
+    return rows
 
-# --- ex6 helpers (transfer learning) -------------------------------------------------------------
+
+def state_shapes(model: nn.Module) -> dict[str, list[int]]:
+    """``{key: shape}`` for every entry of ``model.state_dict()`` (buffers included), in order,
+    without sending the tensors."""
+    return {key: list(value.shape) for key, value in model.state_dict().items()}
+
+
+
+def input_grad(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """The gradient of ``model(x).sum()`` with respect to the input ``x`` (None when no gradient
+    reaches the input). The parameters' ``.grad`` are left as they were."""
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = model(x)
+        if not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return None
+        (grad,) = torch.autograd.grad(out.sum(), [x], allow_unused=True)
+    return None if grad is None else grad.detach()
+
+
+
+class DownloadForbidden(RuntimeError):
+    """Raised in the worker when code tries to download weights after :func:`forbid_downloads`."""
+
+
+def forbid_downloads() -> None:
+    """Make every download through ``torch.hub`` (which torchvision's pretrained weights use)
+    raise :class:`DownloadForbidden`, so ``weights=None`` can be checked with or without a network."""
+    import torch.hub
+
+    def refuse(url: str, *args: Any, **kwargs: Any) -> None:
+        raise DownloadForbidden(f"tried to download {url}: with weights=None nothing may be downloaded")
+
+    torch.hub.download_url_to_file = refuse
+
+
+def set_trainable(model: nn.Module, names: list[str]) -> None:
+    """``requires_grad = True`` for the named parameters of ``model``, False for all the others."""
+    wanted = set(names)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name in wanted)
+
+
+def param_shapes(model: nn.Module) -> dict[str, list[int]]:
+    """``{name: shape}`` for every parameter, without sending the tensors."""
+    return {name: list(p.shape) for name, p in model.named_parameters()}

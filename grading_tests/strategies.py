@@ -200,3 +200,92 @@ lenet_num_classes = st.integers(min_value=1, max_value=100)
 
 #: Seeds for the random weights and images of one example (a ``torch.Generator`` per example).
 lenet_seeds = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+# --- ex4: ResNet -----------------------------------------------------------------------------
+
+#: The four kinds of residual block: the shortcut is the identity only for "identity"; the other
+#: three need the projection (1x1 convolution + batch norm).
+RESNET_BLOCK_KINDS = ("identity", "channels", "stride", "channels_and_stride")
+
+
+@st.composite
+def resnet_block_configs(draw):
+    """``BasicBlock`` keyword arguments ``{"in_channels", "out_channels", "stride"}``, the four
+    kinds of block about equally often. Channels stay small (<= 12) so each example is cheap;
+    stride 3 shows up now and then (the rule is ``stride != 1``, not ``stride == 2``)."""
+    kind = draw(st.sampled_from(RESNET_BLOCK_KINDS))
+    in_channels = draw(st.integers(1, 12))
+    out_channels = in_channels
+    if kind in ("channels", "channels_and_stride"):
+        out_channels = draw(st.integers(1, 12).filter(lambda c: c != in_channels))
+    stride = 1
+    if kind in ("stride", "channels_and_stride"):
+        stride = draw(st.sampled_from([2, 2, 2, 3]))
+    return {"in_channels": in_channels, "out_channels": out_channels, "stride": stride}
+
+
+#: ``(batch, height, width)`` of a block's input, odd and non-square sizes and a batch of one
+#: included (for blocks in eval mode: in train mode batch norm needs more than one value per
+#: channel, which a stride-2 block on a 2x2 image of batch 1 does not give).
+resnet_block_input_sizes = st.tuples(st.integers(1, 3), st.integers(2, 10), st.integers(2, 10))
+
+#: Seeds for the random weights and inputs of one example (a ``torch.Generator`` per example).
+resnet_seeds = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+# --- ex3: VGG ---------------------------------------------------------------------------------
+
+#: Small ``make_features`` configurations: 1 to 6 entries, integers (channels 1..12) and "M",
+#: at least one convolution and at most 3 pools (so a 16x16 input keeps at least 2x2). Two
+#: pools in a row, a pool first and a convolution last all occur.
+@st.composite
+def vgg_small_configs(draw):
+    entries = draw(st.lists(st.one_of(st.integers(1, 12), st.just("M")), min_size=1, max_size=6))
+    assume(any(v != "M" for v in entries) and entries.count("M") <= 3)
+    return entries
+
+
+#: ``in_channels`` for ``make_features``: grey-scale, RGB and others.
+vgg_in_channels = st.integers(min_value=1, max_value=5)
+
+#: Batch sizes and numbers of classes for the full networks (each example builds a VGG11, so
+#: tests keep their example counts small); 1 is the edge case for both.
+vgg_batch_sizes = st.integers(min_value=1, max_value=4)
+vgg_num_classes = st.integers(min_value=1, max_value=100)
+
+#: Seeds for the random weights and inputs of one example (a ``torch.Generator`` per example).
+vgg_seeds = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+# --- ex6: transfer learning ---------------------------------------------------------------------
+
+#: Numbers of classes for the new heads: any positive count (each example builds a ResNet-18,
+#: so tests keep their example counts small); 1 and 1000 (ImageNet's) are named with @example.
+transfer_num_classes = st.integers(min_value=1, max_value=1000)
+
+#: ``requires_grad`` of each of the 6 parameters of the small model ``trainable_parameters`` is
+#: tried on (conv weight and bias, batch-norm weight and bias, linear weight and bias).
+transfer_trainable_masks = st.lists(st.booleans(), min_size=6, max_size=6)
+
+
+# --- ex5: training and evaluation loops ----------------------------------------------------------
+
+#: ``(number of samples, batch size)`` of one epoch over a small data set: the last batch is
+#: smaller whenever the batch size does not divide the number of samples (the case a per-sample
+#: mean must get right), and a single partial batch occurs too.
+ex5_epoch_sizes = st.tuples(st.integers(min_value=2, max_value=24), st.integers(min_value=2, max_value=8))
+
+#: Numbers of classes for the small classifiers ``evaluate`` is tried on.
+ex5_num_classes = st.integers(min_value=2, max_value=6)
+
+#: Seeds for the weights and data of one example (a ``torch.Generator`` per example).
+ex5_seeds = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+@st.composite
+def cosine_lr_args(draw):
+    """``(base_lr, epoch, total_epochs)`` with ``0 <= epoch <= total_epochs``."""
+    base_lr = draw(st.floats(min_value=1e-5, max_value=10.0, allow_nan=False, allow_infinity=False))
+    total_epochs = draw(st.integers(min_value=1, max_value=500))
+    return base_lr, draw(st.integers(min_value=0, max_value=total_epochs)), total_epochs

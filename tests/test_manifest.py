@@ -27,7 +27,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_manifest_loads_exercises_and_limits(manifest):
-    assert manifest.names == ("ex1", "ex2")
+    assert manifest.names == ("ex1", "ex2", "ex3", "ex4", "ex5", "ex6")
     ex2 = manifest.exercise("ex2")
     assert ex2.module == "ex2_lenet.py" and ex2.module_name == "ex2_lenet" and ex2.points == 20
     assert ex2.limits.call_seconds == 20 and ex2.limits.memory_mb == 4096

@@ -136,3 +136,11 @@ def test_results_for_unexpected_or_repeated_ids_are_rejected():
     assert [(t.id, t.outcome, t.score, t.max_score) for t in report.tests] == [("t1", Outcome.PASSED, 2.0, 2.0)]
     assert sum("unexpected test id" in e for e in report.grader_errors) == 2
     assert any("malformed" in e for e in report.grader_errors)
+
+
+def test_a_test_file_that_fails_to_load_does_not_stop_the_others(tmp_path):
+    manifest = mini(tmp_path, "", points=1)
+    (tmp_path / "hidden" / "test_broken.py").write_text("def test_x(:\n    pass\n")
+    report = grade(tmp_path / "sub", tmp_path / "hidden", manifest)
+    assert [(t.name, t.outcome) for t in report.tests] == [("test_a_first", Outcome.PASSED)]
+    assert any("could not load test_broken.py" in e for e in report.grader_errors), report.grader_errors

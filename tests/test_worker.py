@@ -367,3 +367,11 @@ def test_a_result_the_protocol_cannot_carry_is_reported_and_the_worker_lives(wor
     with pytest.raises(StudentError, match="cannot receive the Tensor") as info:
         mod.unsendable()
     assert info.value.is_a("UnsendableResult") and mod.add(1) == 2
+
+
+def test_a_missing_attribute_is_a_student_error_and_hasattr_works(worker):
+    _, mod = worker()
+    model = mod.Model()
+    assert hasattr(model, "fc") and not hasattr(model, "conv1")
+    with pytest.raises(StudentError, match="has no attribute 'conv1'"):
+        model.conv1

@@ -1,0 +1,114 @@
+"""Accuracy tests end to end: the hidden accuracy test on a small synthetic CIFAR-like data set
+(fast), and, when CIFAR10_DIR is set (CI sets it), the cpu profile on real CIFAR-10."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autograder.data import CLASSES
+from autograder.manifest import load_manifest
+from autograder.results import Outcome
+from autograder.runner import grade
+
+TINY_SPEC = """
+[cpu_lenet]
+profile = "cpu"
+model = "lenet"
+epochs = 6
+batch_size = 16
+max_lr = 0.02
+crop_padding = 0
+threshold = 0.8
+"""
+
+
+@pytest.fixture(scope="module")
+def synthetic_cifar(tmp_path_factory):
+    """Ten classes that a LeNet separates in a few epochs: one colour per class, plus noise."""
+    root = tmp_path_factory.mktemp("synthetic")
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, (len(CLASSES), 3))
+    for split, count in (("train", 40), ("test", 10)):
+        for label, name in enumerate(CLASSES):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.clip(colours[label] + rng.normal(0, 30, (32, 32, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def accuracy_suite(tmp_path, repo):
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    shutil.copyfile(repo / "grading_tests" / "test_ex5_accuracy.py", suite / "test_ex5_accuracy.py")
+    (suite / "accuracy.toml").write_text(TINY_SPEC)
+    (tmp_path / "assignment.toml").write_text(textwrap.dedent(f"""
+        [assignment]
+        name = "accuracy"
+        [paths]
+        solutions = "{repo}/solutions"
+        hidden_tests = "{suite}"
+        [exercises.ex2]
+        module = "ex2_lenet.py"
+        points = 1
+        [exercises.ex5]
+        module = "ex5_training.py"
+        points = 10
+    """))
+    return load_manifest(tmp_path / "assignment.toml"), suite
+
+
+def run(submission, accuracy_suite, tmp_path, data_dir):
+    manifest, suite = accuracy_suite
+    report = grade(submission, suite, manifest, ["ex5"], profile="cpu", data_dir=data_dir,
+                   cache_dir=tmp_path / "cache")
+    (test,) = report.tests
+    return test
+
+
+def test_the_reference_passes_the_accuracy_test(repo, accuracy_suite, tmp_path, synthetic_cifar):
+    test = run(repo / "solutions", accuracy_suite, tmp_path, synthetic_cifar)
+    assert test.outcome is Outcome.PASSED, test.feedback
+
+
+def test_a_loop_that_never_steps_fails_with_its_losses(repo, accuracy_suite, tmp_path, synthetic_cifar,
+                                                        make_submission):
+    source = (repo / "solutions" / "ex5_training.py").read_text()
+    assert source.count("optimizer.step()") == 1
+    sub = make_submission("nostep", {"ex5_training.py": source.replace("optimizer.step()", "pass")})
+    test = run(sub, accuracy_suite, tmp_path, synthetic_cifar)
+    assert test.outcome is Outcome.FAILED and "test accuracy" in test.feedback and "Loss per epoch" in test.feedback
+
+
+def test_an_evaluate_that_disagrees_with_the_predictions_fails(repo, accuracy_suite, tmp_path, synthetic_cifar,
+                                                               make_submission):
+    source = (repo / "solutions" / "ex5_training.py").read_text()
+    evaluate = source[source.index("def evaluate("):]
+    ret = evaluate[evaluate.index("    return "):].splitlines()[0]
+    sub = make_submission("percent", {"ex5_training.py": source.replace(ret, ret + " * 100", 1)})
+    test = run(sub, accuracy_suite, tmp_path, synthetic_cifar)
+    assert test.outcome is Outcome.FAILED and "your evaluate() reported" in test.feedback
+
+
+def test_without_data_the_accuracy_test_is_not_graded(repo, accuracy_suite, tmp_path):
+    test = run(repo / "solutions", accuracy_suite, tmp_path, None)
+    assert test.outcome is Outcome.NOT_GRADED and "CIFAR10_DIR" in test.feedback and test.score == 0
+
+
+@pytest.mark.skipif(not os.environ.get("CIFAR10_DIR"), reason="CIFAR10_DIR not set (real CIFAR-10 needed)")
+def test_the_cpu_profile_passes_on_the_reference_with_real_cifar10(repo, manifest):
+    report = grade(repo / "solutions", repo / "grading_tests", manifest, ["ex5"], profile="cpu",
+                   data_dir=Path(os.environ["CIFAR10_DIR"]))
+    accuracy = {t.name: t for t in report.tests if "accuracy" in t.name}
+    cpu = accuracy["test_model_reaches_minimum_cifar10_accuracy[cpu_lenet]"]
+    assert cpu.outcome is Outcome.PASSED, cpu.feedback
+    assert all(t.outcome is Outcome.NOT_GRADED for n, t in accuracy.items() if "gpu" in n)
+    assert not report.has_grader_error, report.grader_errors
