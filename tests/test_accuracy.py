@@ -112,3 +112,33 @@ def test_the_cpu_profile_passes_on_the_reference_with_real_cifar10(repo, manifes
     assert cpu.outcome is Outcome.PASSED, cpu.feedback
     assert all(t.outcome is Outcome.NOT_GRADED for n, t in accuracy.items() if "gpu" in n)
     assert not report.has_grader_error, report.grader_errors
+
+
+LEARNING_BREAKERS = {
+    "never_steps": ("ex5_training", None),  # optimizer.step() removed
+    "no_zero_grad": ("ex5_training", "no_zero_grad"),
+    "zero_grad_between_backward_and_step": ("ex5_training", "zero_grad_between_backward_and_step"),
+    "softmax_output": ("ex2_lenet", "softmax_output"),
+}
+
+
+@pytest.mark.skipif(not os.environ.get("CIFAR10_DIR"), reason="CIFAR10_DIR not set (real CIFAR-10 needed)")
+@pytest.mark.parametrize("breaker", sorted(LEARNING_BREAKERS))
+def test_mutants_that_break_learning_fail_the_cpu_accuracy_test(repo, manifest, tmp_path, breaker):
+    from autograder.mutants import load_mutants, materialize
+
+    module, name = LEARNING_BREAKERS[breaker]
+    folder = tmp_path / breaker
+    if name is None:
+        shutil.copytree(repo / "solutions", folder)
+        path = folder / f"{module}.py"
+        source = path.read_text()
+        assert source.count("optimizer.step()") == 1
+        path.write_text(source.replace("optimizer.step()", "pass"))
+    else:
+        (mutant,) = [m for m in load_mutants(manifest.mutants) if m.name == name]
+        materialize(mutant, manifest.solutions, folder)
+    report = grade(folder, repo / "grading_tests", manifest, ["ex5"], profile="cpu",
+                   data_dir=Path(os.environ["CIFAR10_DIR"]))
+    (cpu,) = [t for t in report.tests if t.name.endswith("[cpu_lenet]")]
+    assert cpu.outcome is Outcome.FAILED, (cpu.outcome, cpu.feedback)

@@ -11,6 +11,9 @@ from autograder.results import Outcome
 from autograder.runner import grade
 
 
+EX12 = ["ex1", "ex2"]  # the two exercises these submissions break (and keep)
+
+
 def outcomes(report, exercise):
     return {t.name: t.outcome for t in report.tests if t.exercise == exercise}
 
@@ -40,7 +43,7 @@ def solution(repo, name):
 def test_syntax_error_is_reported_with_file_and_line(make_submission, manifest, repo):
     source = solution(repo, "ex2_lenet.py").replace("class Net(nn.Module):", "class Net(nn.Module)")
     sub = make_submission("syntax", {"ex2_lenet.py": source})
-    report = grade(sub, repo / "grading_tests", manifest)
+    report = grade(sub, repo / "grading_tests", manifest, EX12)
     assert_all(report, "ex2", Outcome.ERROR, "SyntaxError", "ex2_lenet.py, line")
     assert_full(report, "ex1")
 
@@ -57,7 +60,7 @@ def test_missing_function_fails_only_the_tests_that_use_it(make_submission, mani
 def test_failing_import_is_reported(make_submission, manifest, repo):
     source = solution(repo, "ex2_lenet.py") + "\nimport torchviz_not_installed\n"
     sub = make_submission("badimport", {"ex2_lenet.py": source})
-    report = grade(sub, repo / "grading_tests", manifest)
+    report = grade(sub, repo / "grading_tests", manifest, EX12)
     assert_all(report, "ex2", Outcome.ERROR, "No module named 'torchviz_not_installed'")
     assert_full(report, "ex1")
 
@@ -65,7 +68,7 @@ def test_failing_import_is_reported(make_submission, manifest, repo):
 def test_module_level_sys_exit_is_reported(make_submission, manifest, repo):
     source = solution(repo, "ex1_shapes.py") + "\nimport sys\nsys.exit()\n"
     sub = make_submission("sysexit", {"ex1_shapes.py": source})
-    report = grade(sub, repo / "grading_tests", manifest)
+    report = grade(sub, repo / "grading_tests", manifest, EX12)
     assert_all(report, "ex1", Outcome.ERROR, "SystemExit")
     assert_full(report, "ex2")
 
@@ -73,7 +76,7 @@ def test_module_level_sys_exit_is_reported(make_submission, manifest, repo):
 def test_module_level_os_exit_is_reported(make_submission, manifest, repo):
     source = solution(repo, "ex2_lenet.py") + "\nimport os\nos._exit(0)\n"
     sub = make_submission("osexit", {"ex2_lenet.py": source})
-    report = grade(sub, repo / "grading_tests", manifest)
+    report = grade(sub, repo / "grading_tests", manifest, EX12)
     assert_all(report, "ex2", Outcome.ERROR, "ended itself with exit code 0", "importing ex2_lenet.py")
     assert_full(report, "ex1")
 
@@ -105,7 +108,7 @@ def pytest_runtest_makereport(item, call):
 def test_a_shipped_conftest_and_ini_are_ignored(make_submission, manifest, repo):
     sub = make_submission("conftest", {"conftest.py": CONFTEST, "pytest.ini": "[pytest]\naddopts = -p no:autograder\n",
                                        "tests/conftest.py": CONFTEST}, base="student_template")
-    report = grade(sub, repo / "grading_tests", manifest)
+    report = grade(sub, repo / "grading_tests", manifest, EX12)
     assert report.score == 0 and all(t.outcome is Outcome.NOT_IMPLEMENTED for t in report.tests)
     assert report.meta["ignored_files"] == "conftest.py, pytest.ini"
 

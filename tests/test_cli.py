@@ -89,8 +89,8 @@ def test_text_output_on_a_broken_submission_shows_reasons_not_engine_tracebacks(
 def test_public_tests_are_the_default_in_a_student_repo(repo, tmp_path):
     student_repo = tmp_path / "repo"
     shutil.copytree(repo / "student_template", student_repo)
-    for module in ("ex1_shapes.py", "ex2_lenet.py"):
-        shutil.copyfile(repo / "solutions" / module, student_repo / module)
+    for module in (repo / "solutions").glob("ex*.py"):
+        shutil.copyfile(module, student_repo / module.name)
     proc = grade_cli("check", "--all", cwd=student_repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Hidden tests were not run" in proc.stdout and "✓" in proc.stdout
