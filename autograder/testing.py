@@ -30,6 +30,8 @@ __all__ = [
     "NotGraded",
     "type_name",
     "call_keep",
+    "student_error_text",
+    "call_forward",
 ]
 
 
@@ -89,3 +91,38 @@ def type_name(obj: object) -> str:
     if isinstance(obj, Proxy):
         return obj._remote_type
     return type(obj).__name__
+
+
+def student_error_text(exc: BaseException) -> tuple[str, str, str] | None:
+    """``(type name, message, student traceback)`` when ``exc`` came from the student's code (in
+    the worker, or in-process in direct mode); None for a stub not implemented or a grader error."""
+    if isinstance(exc, (NotImplementedError, StudentNotImplemented)):
+        return None
+    if isinstance(exc, StudentError):
+        return exc.type_name, exc.message, exc.traceback
+    if isinstance(exc, Exception) and not type(exc).__module__.startswith(("autograder", "hypothesis", "_pytest")):
+        return type(exc).__name__, str(exc), ""  # direct (in-process) mode
+    return None
+
+
+def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str], ...] = (),
+                 default_hint: str = "print x.shape after each layer and compare with the shapes in the handout"):
+    """``net(x)`` as a detached tensor. When the student's forward pass raises, the test fails with
+    what was called, the error, the advice of the first ``(substring of the message, advice)`` pair
+    in ``hints`` that matches, and the student's own traceback; a stub still counts as not
+    implemented, and a result that is not one tensor fails with a message too."""
+    import torch
+
+    try:
+        out = net(x)
+    except BaseException as exc:
+        found = student_error_text(exc)
+        if found is None:
+            raise
+        name, message, trace = found
+        hint = next((advice for key, advice in hints if key in message), None) or default_hint
+        raise AssertionError(f"{what}: your forward pass raised {name}: {message}. Hint: {hint}."
+                             + ("\n" + trace if trace else "")) from None
+    assert isinstance(out, torch.Tensor), (
+        f"{what}: forward must return one tensor, but it returned a {type_name(out)}")
+    return out.detach()

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import lenet_batch_sizes, lenet_num_classes, lenet_seeds
 
-from autograder.testing import StudentError, StudentNotImplemented, type_name
+from autograder.testing import call_forward, type_name
 
 pytestmark = pytest.mark.exercise("ex2")
 
@@ -120,25 +120,10 @@ _ERROR_HINTS = (
 )
 
 
-def _call_forward(net, x: torch.Tensor, what: str):
-    """``net(x)``, with an error in the student's forward pass turned into a failure that says
-    which input it was and what the error usually means. Not-implemented stubs pass through."""
-    try:
-        return net(x)
-    except (NotImplementedError, StudentNotImplemented):
-        raise
-    except StudentError as exc:
-        name, message, trace = exc.type_name, exc.message, exc.traceback
-    except Exception as exc:  # direct (in-process) mode: a real exception from the student's code
-        if type(exc).__module__.startswith(("autograder", "hypothesis", "_pytest")):
-            raise
-        name, message, trace = type(exc).__name__, str(exc), ""
-    hint = next((h for key, h in _ERROR_HINTS if key in message), None)
-    hint = hint or "print x.shape after each step and compare with the shapes in the handout"
-    text = f"{what}: your forward pass raised {name}: {message}. Hint: {hint}."
-    if trace:
-        text += "\n" + trace
-    raise AssertionError(text)
+def _call_forward(net, x: torch.Tensor, what: str) -> torch.Tensor:
+    """``net(x)``; an error in the student's forward pass becomes a failure with a hint."""
+    return call_forward(net, x, what, _ERROR_HINTS, "print x.shape after each step and compare with "
+                        "the shapes in the handout")
 
 
 def _images_phrase(batch_size: int) -> str:

@@ -21,7 +21,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from strategies import vgg_batch_sizes, vgg_in_channels, vgg_num_classes, vgg_seeds, vgg_small_configs
 
-from autograder.testing import StudentError, StudentNotImplemented, call_keep, type_name
+from autograder.testing import (StudentError, StudentNotImplemented, call_forward, call_keep, student_error_text,
+                                type_name)
 
 pytestmark = pytest.mark.exercise("ex3")
 
@@ -127,16 +128,6 @@ def _random_weights(layout: dict[str, torch.Tensor], seed: int) -> dict[str, tor
     return weights
 
 
-def _student_error_text(exc: BaseException) -> tuple[str, str, str] | None:
-    if isinstance(exc, (NotImplementedError, StudentNotImplemented)):
-        return None
-    if isinstance(exc, StudentError):
-        return exc.type_name, exc.message, exc.traceback
-    if type(exc).__module__.startswith(("autograder", "hypothesis", "_pytest")):
-        return None
-    return type(exc).__name__, str(exc), ""  # direct (in-process) mode
-
-
 #: Hints for the errors a wrong network raises most often (matched on PyTorch's message).
 _ERROR_HINTS = (
     (
@@ -178,21 +169,7 @@ _ERROR_HINTS = (
 def _forward(net, x: torch.Tensor, what: str, hint: str = "") -> torch.Tensor:
     """``net(x)`` as a detached tensor; an error in the student's code becomes a failure that
     says which call it was and what the error usually means (or ``hint``, if given)."""
-    try:
-        out = net(x)
-    except BaseException as exc:
-        found = _student_error_text(exc)
-        if found is None:
-            raise
-        name, message, trace = found
-        hint = hint or next((h for key, h in _ERROR_HINTS if key in message), None)
-        hint = hint or "print x.shape after each layer and compare with the shapes in the handout"
-        text = f"{what}: the forward pass raised {name}: {message}. Hint: {hint}."
-        raise AssertionError(text + ("\n" + trace if trace else "")) from None
-    assert isinstance(out, torch.Tensor), (
-        f"{what}: the forward pass must return one tensor, but it returned a {_kind(out)}"
-    )
-    return out.detach()
+    return call_forward(net, x, what, ((("", hint),) if hint else ()) + _ERROR_HINTS)
 
 
 def _assert_shape(out: torch.Tensor, expected: tuple, what: str, hint: str = "") -> None:
@@ -372,7 +349,7 @@ def _load(module, weights: dict, what: str) -> None:
     try:
         module.load_state_dict(weights)
     except BaseException as exc:
-        found = _student_error_text(exc)
+        found = student_error_text(exc)
         if found is None:
             raise
         raise AssertionError(

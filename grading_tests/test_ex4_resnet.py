@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import resnet_block_configs, resnet_block_input_sizes, resnet_seeds
 
-from autograder.testing import StudentError, StudentNotImplemented, type_name
+from autograder.testing import StudentError, StudentNotImplemented, call_forward, type_name
 
 pytestmark = pytest.mark.exercise("ex4")
 
@@ -252,30 +252,10 @@ _ERROR_HINTS = (
 
 
 def _call(module, x: torch.Tensor, what: str) -> torch.Tensor:
-    """``module(x)`` as a detached tensor, with an error in the student's forward pass turned into
-    a failure that says which call it was and what the error usually means. Not-implemented stubs
-    pass through."""
-    try:
-        out = module(x)
-    except (NotImplementedError, StudentNotImplemented):
-        raise
-    except StudentError as exc:
-        name, message, trace = exc.type_name, exc.message, exc.traceback
-    except Exception as exc:  # direct (in-process) mode: a real exception from the student's code
-        if type(exc).__module__.startswith(("autograder", "hypothesis", "_pytest")):
-            raise
-        name, message, trace = type(exc).__name__, str(exc), ""
-    else:
-        assert isinstance(out, torch.Tensor), (
-            f"{what}: forward must return one tensor, but it returned a {_kind(out)}"
-        )
-        return out.detach()
-    hint = next((h for key, h in _ERROR_HINTS if key in message), None)
-    hint = hint or "print x.shape after each step and compare with the shapes in the handout"
-    text = f"{what}: your forward pass raised {name}: {message}. Hint: {hint}."
-    if trace:
-        text += "\n" + trace
-    raise AssertionError(text)
+    """``module(x)`` as a detached tensor; an error in the student's forward pass becomes a
+    failure that says which call it was and what the error usually means."""
+    return call_forward(module, x, what, _ERROR_HINTS, "print x.shape after each step and compare "
+                        "with the shapes in the handout")
 
 
 def _student_shapes(student, module) -> dict[str, tuple[int, ...]]:
