@@ -1,0 +1,153 @@
+"""Find the submissions of a batch: one folder per student, zip files, or an LMS export (a zip of
+zips), with the exercise modules found by name even when nested one folder deep.
+
+Zip files are untrusted: extraction refuses absolute paths, ``..`` components and links, and stops
+at caps on the number of entries, the total unpacked size and the compression ratio (zip bombs).
+Only Python files and notebooks are unpacked. A submission that cannot be read becomes a
+:class:`Submission` with a ``problem`` (a row with a reason in the gradebook), never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+__all__ = ["ZipLimits", "SubmissionError", "Submission", "safe_extract", "find_module_folder", "discover"]
+
+KEPT_SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    max_entries: int = 5000
+    max_total_bytes: int = 64 * 2**20  # unpacked, kept files only
+    max_file_bytes: int = 16 * 2**20
+    max_ratio: float = 200.0  # unpacked / packed, per file over 1 MB
+
+
+class SubmissionError(ValueError):
+    """A submission cannot be read; the message says why in words a TA can act on."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str  # the student's id: folder or zip name, made safe for file names
+    source: Path  # the folder or zip it came from
+    folder: Path | None  # where its exercise modules are; None when it cannot be graded
+    problem: str = ""  # why it cannot be graded
+
+    @property
+    def readable(self) -> bool:
+        return self.folder is not None
+
+
+def _safe_name(raw: str, taken: set[str]) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._") or "submission"
+    base, i = name, 2
+    while name in taken:
+        name, i = f"{base}-{i}", i + 1
+    taken.add(name)
+    return name
+
+
+def safe_extract(archive: Path, into: Path, limits: ZipLimits = ZipLimits(),
+                 suffixes: Sequence[str] = KEPT_SUFFIXES) -> list[Path]:
+    """Unpack the files of ``archive`` whose names end in ``suffixes`` into ``into``; returns them."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SubmissionError(f"{archive.name} is not a readable zip file ({exc})") from None
+    written, total = [], 0
+    with zf:
+        entries = zf.infolist()
+        if len(entries) > limits.max_entries:
+            raise SubmissionError(f"{archive.name} has {len(entries)} entries (limit {limits.max_entries})")
+        for info in entries:
+            path = PurePosixPath(info.filename.replace("\\", "/"))
+            if path.is_absolute() or ".." in path.parts or re.match(r"^[A-Za-z]:", info.filename):
+                raise SubmissionError(f"{archive.name} holds a path outside its folder: {info.filename!r}")
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise SubmissionError(f"{archive.name} holds a link: {info.filename!r}")
+            if info.is_dir() or path.suffix not in suffixes or "__MACOSX" in path.parts:
+                continue
+            if info.file_size > limits.max_file_bytes:
+                raise SubmissionError(f"{archive.name}: {info.filename} unpacks to {info.file_size} bytes "
+                                      f"(limit {limits.max_file_bytes})")
+            if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                raise SubmissionError(f"{archive.name}: {info.filename} is compressed {info.file_size // max(info.compress_size, 1)}"
+                                      f"-fold (a zip bomb?)")
+            total += info.file_size
+            if total > limits.max_total_bytes:
+                raise SubmissionError(f"{archive.name} unpacks to more than {limits.max_total_bytes} bytes")
+            target = into.joinpath(*path.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src:
+                data = src.read(limits.max_file_bytes + 1)  # the header's size may lie
+            if len(data) > limits.max_file_bytes:
+                raise SubmissionError(f"{archive.name}: {info.filename} unpacks to more than it claims")
+            target.write_bytes(data)
+            written.append(target)
+    return written
+
+
+def find_module_folder(folder: Path, modules: Sequence[str]) -> Path | None:
+    """The folder holding the exercise modules: ``folder`` itself or one folder below it (the one
+    with the most modules); None when no module is found."""
+    def count(candidate: Path) -> int:
+        return sum((candidate / m).is_file() for m in modules)
+
+    candidates = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    best = max(candidates, key=count)
+    return best if count(best) else None
+
+
+def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str]) -> Submission:
+    found = find_module_folder(folder, modules)
+    if found is None:
+        return Submission(name, source, None, f"no exercise module ({', '.join(modules)}) at the top "
+                                              f"or one folder deep")
+    return Submission(name, source, found)
+
+
+def _from_zip(name: str, archive: Path, workdir: Path, modules: Sequence[str], limits: ZipLimits) -> Submission:
+    into = workdir / name
+    try:
+        safe_extract(archive, into, limits)
+    except SubmissionError as exc:
+        return Submission(name, archive, None, str(exc))
+    into.mkdir(parents=True, exist_ok=True)
+    return _from_folder(name, archive, into, modules)
+
+
+def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimits = ZipLimits()) -> list[Submission]:
+    """Every submission under ``root`` (a folder of folders and/or zips, or one zip of those),
+    sorted by name; zips are unpacked under ``workdir``."""
+    root = Path(root)
+    if not root.exists():
+        raise SubmissionError(f"submissions not found: {root}")
+    if root.is_file():  # an LMS export: one zip holding a zip or a folder per student
+        export = workdir / "_export"
+        try:
+            safe_extract(root, export, limits, suffixes=KEPT_SUFFIXES + (".zip",))
+        except SubmissionError as exc:
+            raise SubmissionError(f"cannot read the export: {exc}") from None
+        entries = list(export.iterdir()) if export.exists() else []
+        if len(entries) == 1 and entries[0].is_dir() and not any(entries[0].glob("*.py")):
+            entries = list(entries[0].iterdir())  # the export's own top folder
+    else:
+        entries = list(root.iterdir())
+    taken: set[str] = set()
+    found = []
+    for entry in sorted(entries, key=lambda p: p.name):
+        if entry.name.startswith(".") or entry.name == "__MACOSX":
+            continue
+        if entry.is_dir():
+            found.append(_from_folder(_safe_name(entry.name, taken), entry, entry, modules))
+        elif entry.suffix == ".zip":
+            name = _safe_name(entry.stem, taken)
+            found.append(_from_zip(name, entry, workdir / "unpacked", modules, limits))
+    return found
