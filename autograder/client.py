@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import os
 import select
+import shutil
 import signal
 import socket
 import time
@@ -19,6 +20,7 @@ from typing import Any, Callable
 from autograder.errors import (ProtocolError, StudentAttributeError, StudentError, StudentImportError,
                                StudentNotImplemented, WorkerDied, WorkerTimeout)
 from autograder.protocol import Limits, decode, encode, recv_frame, send_frame
+from autograder.worker import worker_home
 from autograder.zygote import Zygote
 
 __all__ = ["WorkerClient"]
@@ -31,8 +33,9 @@ _SIGNALS = {signal.SIGKILL: "was killed (SIGKILL), usually for using too much me
 
 class WorkerClient:
     def __init__(self, zygote: Zygote, call_seconds: float, test_seconds: float,
-                 limits: Limits = Limits(), output_bytes: int = 4096):
+                 limits: Limits = Limits(), output_bytes: int = 4096, scratch_dir: str | None = None):
         self.zygote = zygote
+        self.scratch_dir = scratch_dir  # where the worker's private folder is removed from on close
         self.call_seconds = call_seconds
         self.test_seconds = test_seconds
         self.limits = limits
@@ -65,6 +68,8 @@ class WorkerClient:
                 self.zygote.wait(self.pid, timeout=1.0)
             except (OSError, RuntimeError, ValueError):
                 pass
+            if self.scratch_dir:
+                shutil.rmtree(worker_home(self.scratch_dir, self.pid), ignore_errors=True)
             self.pid = 0
         if self.sock is not None:
             self.sock.close()

@@ -25,9 +25,15 @@ from typing import Any
 
 from autograder.protocol import encode, decode, recv_frame, send_frame
 
-__all__ = ["WorkerSettings", "worker_main"]
+__all__ = ["WorkerSettings", "worker_main", "worker_home", "FILE_LIMIT_BYTES"]
 
 WORKER_SOCKET_FD = 3
+FILE_LIMIT_BYTES = 256 * 2**20  # the largest file the student's code may write
+
+
+def worker_home(scratch_dir: str, pid: int) -> Path:
+    """The private folder of the worker with this pid (the trusted side removes it afterwards)."""
+    return Path(scratch_dir) / f"worker-{pid}"
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,9 @@ def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:
     os.dup2(sock_fd, WORKER_SOCKET_FD)
     os.closerange(WORKER_SOCKET_FD + 1, 1 << 16)  # nothing of the trusted side stays open
 
-    home = Path(tempfile.mkdtemp(prefix="worker-", dir=settings.scratch_dir))
+    home = worker_home(settings.scratch_dir, os.getpid())
+    shutil.rmtree(home, ignore_errors=True)  # a folder left by an earlier process with this pid
+    home.mkdir(mode=0o700)
     for src in Path(settings.modules_dir).iterdir():
         if src.suffix == ".py":
             shutil.copyfile(src, home / src.name)
@@ -83,6 +91,10 @@ def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:
     sys.dont_write_bytecode = True
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Writing past the file-size limit fails with EFBIG (an OSError the student sees) instead of
+    # killing the worker with SIGXFSZ; the folder itself is removed when the test ends.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_BYTES, FILE_LIMIT_BYTES))
     if settings.memory_mb > 0:
         limit = settings.memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

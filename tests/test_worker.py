@@ -103,6 +103,12 @@ def allocate(gigabytes):
 def big(n):
     return torch.zeros(n, dtype=torch.uint8)
 
+def write_big(megabytes):
+    with open("big.bin", "wb") as fh:
+        for _ in range(megabytes):
+            fh.write(bytes(2**20))
+    return megabytes
+
 def unsendable():
     return torch.zeros(2, dtype=torch.float8_e4m3fn)
 
@@ -140,6 +146,7 @@ def zygote(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("scratch")
     os.environ["GRADER_SECRET_TOKEN"] = "s3cret"
     z = Zygote.start(WorkerSettings(str(modules), str(scratch), memory_mb=4096))
+    z.scratch = str(scratch)
     yield z
     z.stop()
     del os.environ["GRADER_SECRET_TOKEN"]
@@ -375,3 +382,15 @@ def test_a_missing_attribute_is_a_student_error_and_hasattr_works(worker):
     assert hasattr(model, "fc") and not hasattr(model, "conv1")
     with pytest.raises(StudentError, match="has no attribute 'conv1'"):
         model.conv1
+
+
+def test_files_over_the_size_limit_fail_the_write_and_the_folder_is_removed(zygote):
+    client = WorkerClient(zygote, 20, 60, scratch_dir=zygote.scratch)
+    mod = StudentNamespace(client, ("mod",)).mod
+    assert mod.write_big(10) == 10
+    with pytest.raises(StudentError, match="File too large"):
+        mod.write_big(400)
+    home = Path(mod.where()["cwd"])
+    assert home.is_dir()
+    client.close()
+    assert not home.exists()
