@@ -10,16 +10,23 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autograder.manifest import Manifest, ManifestError, find_manifest, load_manifest
 from autograder.mutants import MutantError
 from autograder.reporters import Format, live_line, render
 from autograder.runner import GradeInputError, grade
+from autograder.similarity import DEFAULT_THRESHOLD
 
 app = typer.Typer(help="Grade CNN image-classification exercises with isolated, hidden test suites.",
                   no_args_is_help=True, add_completion=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    """An error message on stderr (markup-safe: paths and hints may hold [brackets])."""
+    err.print(f"[red]error:[/] {escape(message)}")
 
 
 class Profile(str, enum.Enum):
@@ -39,7 +46,7 @@ def _manifest(manifest: Optional[Path], *starts: Path) -> Manifest:
     try:
         return load_manifest(manifest if manifest is not None else find_manifest(*starts))
     except ManifestError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
 
 
@@ -76,7 +83,7 @@ def check(
         raise typer.Exit(ExitCode.USAGE)
     tests = tests if tests is not None else submission / "tests"
     if not tests.is_dir():
-        err.print(f"[red]error:[/] tests folder not found: {tests} (pass --tests)")
+        error(f"tests folder not found: {tests} (pass --tests)")
         raise typer.Exit(ExitCode.USAGE)
     man = _manifest(manifest, tests, submission)
     live = Console(stderr=True, highlight=False) if format is Format.text and sys.stderr.isatty() else None
@@ -85,7 +92,7 @@ def check(
                        on_result=(lambda t: live.print(live_line(t))) if live else None,
                        profile=profile.value, data_dir=data_dir, cache_dir=cache_dir)
     except GradeInputError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
     if live:
         live.print()
@@ -110,7 +117,7 @@ def verify(
         checks = run_verify(man, jobs=jobs, exercises=exercises, on_check=lambda c: err.print(
             f"  {'[green]ok[/]' if c.ok else '[red]FAIL[/]'} {c.subject} ({c.suite})"))
     except (MutantError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
     table = Table(title=f"grade verify: {man.title}")
     for column in ("subject", "suite", "exercises", "expected", "score", "result", "detail"):
@@ -122,6 +129,99 @@ def verify(
     failed = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(failed)}/{len(checks)} checks hold")
     raise typer.Exit(ExitCode.TESTS_FAILED if failed else ExitCode.OK)
+
+
+@app.command()
+def batch(
+    submissions: Annotated[Path, typer.Argument(
+        help="Folder with one folder or zip per student, or an LMS export (a zip of zips).", exists=True)],
+    out: Annotated[Path, typer.Option(help="Output folder: grades.csv, results/, feedback/.", file_okay=False)],
+    exercises: Annotated[Optional[list[str]], typer.Argument(
+        help="Exercises to grade (default: all).", show_default=False)] = None,
+    tests: Annotated[Optional[Path], typer.Option(
+        help="Test suites (default: the manifest's hidden tests).", file_okay=False, exists=True)] = None,
+    manifest: ManifestOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Submissions graded at once.")] = os.cpu_count() or 1,
+    call_seconds: Annotated[Optional[float], typer.Option(help="Override: seconds per call into student code.")] = None,
+    test_seconds: Annotated[Optional[float], typer.Option(help="Override: seconds per test.")] = None,
+    memory_mb: Annotated[Optional[int], typer.Option(help="Override: worker memory limit in MB.")] = None,
+    profile: Annotated[Profile, typer.Option(help="Accuracy profile (cpu, gpu, auto).")] = Profile.auto,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", envvar="CIFAR10_DIR", file_okay=False, help="CIFAR-10 for the accuracy tests.")] = None,
+) -> None:
+    """Grade every submission in SUBMISSIONS in parallel; re-runs grade only what changed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from autograder.batch import BatchOptions, RowStatus, grade_batch
+    from autograder.submissions import SubmissionError
+
+    man = _manifest(manifest, Path.cwd()).with_limits(call_seconds=call_seconds, test_seconds=test_seconds,
+                                                     memory_mb=memory_mb)
+    suite = tests or man.hidden_tests
+    if suite is None:
+        error(f"{man.path} names no hidden_tests; pass --tests")
+        raise typer.Exit(ExitCode.USAGE)
+    unknown = [e for e in exercises or () if e not in man.names]
+    if unknown:
+        error(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(man.names)}")
+        raise typer.Exit(ExitCode.USAGE)
+    options = BatchOptions(tests=suite, exercises=tuple(exercises or man.names), jobs=jobs,
+                           profile=profile.value, data_dir=data_dir)
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.fields[last]}"), console=err, transient=False) as progress:
+        task = progress.add_task("batch", total=None, last="")
+        try:
+            rows = grade_batch(submissions, out, man, options,
+                               on_start=lambda n: progress.update(task, total=n),
+                               on_row=lambda r: progress.update(task, advance=1, last=f"{r.student}: {r.status.value}"
+                                                                + (" (cached)" if r.cached else "")))
+        except SubmissionError as exc:
+            error(str(exc))
+            raise typer.Exit(ExitCode.USAGE)
+    counts = {s: sum(r.status is s for r in rows) for s in RowStatus}
+    print(f"{len(rows)} submissions: " + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+          + f"; {sum(r.cached for r in rows)} from the cache")
+    print(f"gradebook: {out / 'grades.csv'}  results: {out / 'results'}  feedback: {out / 'feedback'}")
+    raise typer.Exit(ExitCode.GRADER_ERROR if counts[RowStatus.GRADER_ERROR] else ExitCode.OK)
+
+
+SHOWN_PAIRS = 40  # the most similar; the report and the CSV have them all
+
+
+@app.command()
+def similarity(
+    submissions: Annotated[Path, typer.Argument(
+        help="Folder with one folder (or zip) per student, e.g. the clones of every student's repo.",
+        exists=True, metavar="SUBMISSIONS", show_default=False)],
+    out: Annotated[Path, typer.Option(help="Output folder: similarity.html (open this), similarity.csv.",
+                                      file_okay=False)],
+    threshold: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Flag a pair when more than this share of either side's own code (starter "
+                               "code excluded) is also in the other.")] = DEFAULT_THRESHOLD,
+    manifest: ManifestOpt = None,
+) -> None:
+    """Flag pairs of submissions whose exercise code is suspiciously similar (starter code excluded)."""
+    from autograder.similarity import SimilarityError, SimilarityUnavailable, find_similar
+
+    man = _manifest(manifest, Path.cwd())
+    try:
+        report = find_similar(submissions, man, out, threshold)
+    except (SimilarityError, SimilarityUnavailable) as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE)
+    table = Table(title=f"grade similarity: pairs above {threshold:.0%}")
+    for column in ("module", "first", "second", "first in second", "second in first"):
+        table.add_column(column, overflow="fold")
+    for p in report.flagged[:SHOWN_PAIRS]:
+        table.add_row(escape(p.module), escape(p.first), escape(p.second), f"{p.first_similarity:.0%}",
+                      f"{p.second_similarity:.0%}")
+    Console(highlight=False, width=200).print(table)
+    if len(report.flagged) > SHOWN_PAIRS:
+        print(f"... and {len(report.flagged) - SHOWN_PAIRS} more flagged pairs (all in the report)")
+    print(f"{len(report.submissions)} submissions, {len(report.pairs)} pairs compared, {len(report.flagged)} "
+          f"flagged; {len(report.skipped)} module files or submissions not compared (listed in the report)")
+    print(f"report: {report.html}  all pairs: {report.csv}")
+    raise typer.Exit(ExitCode.OK)
 
 
 data_app = typer.Typer(help="Find, download and cache CIFAR-10 for the accuracy tests.", no_args_is_help=True)
@@ -146,7 +246,7 @@ def data_info(data_dir: DataDirOpt = None, cache_dir: CacheDirOpt = None) -> Non
         for line in describe(root, cache_dir):
             print(line)
     except DataError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
 
 
@@ -160,7 +260,7 @@ def data_download(root: Annotated[Path, typer.Option(
     try:
         source = download(root)
     except DataError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(ExitCode.GRADER_ERROR)
     print(f"CIFAR-10 ready: {source.layout.value} at {source.root}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,13 @@ class Manifest:
             if ex.name == name:
                 return ex
         raise KeyError(name)
+
+    def with_limits(self, **overrides: float | None) -> "Manifest":
+        """A copy with every exercise's limits overridden where a value is given (not None)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        return replace(self, exercises=tuple(replace(ex, limits=replace(ex.limits, **given)) for ex in self.exercises))
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ def _smallest_input(exc: BaseException) -> str:
 
 
 def _where(where: str) -> str:
-    return re.sub(r"\(\.\.\.\)$", "", where) or "your code"
+    return re.sub(r"\(\.\.\.\)$", "", where) or "your code"  # "ex1_shapes.f(...)" -> "ex1_shapes.f"
 
 
 def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Verdict:

@@ -107,10 +107,10 @@ def student_error_text(exc: BaseException) -> tuple[str, str, str] | None:
 
 def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str], ...] = (),
                  default_hint: str = "print x.shape after each layer and compare with the shapes in the handout"):
-    """``net(x)`` as a detached tensor. When the student's forward pass raises, the test fails with
-    what was called, the error, the advice of the first ``(substring of the message, advice)`` pair
-    in ``hints`` that matches, and the student's own traceback; a stub still counts as not
-    implemented, and a result that is not one tensor fails with a message too."""
+    """``net(x)`` as a detached tensor. When the student's forward pass raises, the test errors
+    with what was called, the student's exception, the advice of the first ``(substring of the
+    message, advice)`` pair in ``hints`` that matches, and the student's own traceback; a stub
+    still counts as not implemented, and a result that is not one tensor fails with a message."""
     import torch
 
     try:
@@ -121,8 +121,8 @@ def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str]
             raise
         name, message, trace = found
         hint = next((advice for key, advice in hints if key in message), None) or default_hint
-        raise AssertionError(f"{what}: your forward pass raised {name}: {message}. Hint: {hint}."
-                             + ("\n" + trace if trace else "")) from None
+        names = exc.type_names if isinstance(exc, StudentError) else [c.__name__ for c in type(exc).__mro__]
+        raise StudentError(names, f"{message}. Hint: {hint}.", trace, where=what) from None
     assert isinstance(out, torch.Tensor), (
         f"{what}: forward must return one tensor, but it returned a {type_name(out)}")
     return out.detach()

@@ -157,7 +157,7 @@ def namespace(zygote):
     """``namespace(call_seconds=..)`` -> (client, student namespace) on a fresh worker."""
     clients = []
 
-    def make(call_seconds=5.0, test_seconds=30.0, limits=Limits()):
+    def make(call_seconds=30.0, test_seconds=120.0, limits=Limits()):
         client = WorkerClient(zygote, call_seconds, test_seconds, limits)
         clients.append(client)
         return client, StudentNamespace(client, ("mod",))

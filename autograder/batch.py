@@ -1,0 +1,178 @@
+"""Batch grading for TAs: every submission of a folder (or zip export), in parallel, resumable.
+
+Each submission is graded by :func:`autograder.runner.grade` (the same runner as ``grade check``,
+so a student's check and the official grade never disagree), ``jobs`` at a time. Every result is
+written atomically the moment it is known (``results/<student>.json`` with the cache key, then
+``feedback/<student>.md``), so an interrupted batch (Ctrl-C, kill -9) loses nothing already graded
+and the next run grades only what is missing or changed. ``grades.csv`` is rewritten at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import hashlib
+import io
+import json
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from autograder import __version__
+from autograder.manifest import Manifest
+from autograder.results import Outcome, Report, TestResult
+from autograder.runner import grade
+from autograder.submissions import Submission, discover
+
+__all__ = ["RowStatus", "BatchRow", "BatchOptions", "grade_batch", "cache_key", "write_atomic"]
+
+
+class RowStatus(str, enum.Enum):
+    GRADED = "graded"
+    UNREADABLE = "unreadable"  # the submission could not be read (bad zip, no module found)
+    GRADER_ERROR = "grader_error"  # the grader failed; the points may be incomplete
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    student: str
+    status: RowStatus
+    reason: str
+    report: Report | None
+    cached: bool = False
+
+    def points(self, exercise: str) -> float:
+        if self.report is None:
+            return 0.0
+        return sum(t.score for t in self.report.tests if t.exercise == exercise)
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    tests: Path
+    exercises: tuple[str, ...]
+    jobs: int = 2
+    profile: str = "auto"
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader (or a crash) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def _digest_files(digest: "hashlib._Hash", root: Path, paths: Sequence[Path]) -> None:
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+        digest.update(b"\0")
+
+
+def cache_key(submission: Submission, manifest: Manifest, options: BatchOptions) -> str:
+    """Changes whenever the submission's exercise modules, the tests, the manifest or the options do."""
+    digest = hashlib.sha256(f"{__version__}\0{options.exercises}\0{options.profile}\0{options.data_dir}\0".encode())
+    _digest_files(digest, submission.folder, [submission.folder / m for m in manifest.modules])
+    tests = Path(options.tests)
+    _digest_files(digest, tests, [p for p in tests.rglob("*") if p.suffix in (".py", ".toml") and p.is_file()])
+    if manifest.solutions is not None:
+        _digest_files(digest, manifest.solutions, list(manifest.solutions.glob("*.py")))
+    digest.update(manifest.path.read_bytes())
+    return digest.hexdigest()
+
+
+def _reason(report: Report) -> tuple[RowStatus, str]:
+    if report.has_grader_error:
+        errors = list(report.grader_errors) + [f"{t.name}: grader error" for t in report.tests if t.grader_error]
+        return RowStatus.GRADER_ERROR, "grader error: " + "; ".join(errors)[:300]
+    notes = []
+    for outcome in (Outcome.TIMEOUT, Outcome.ERROR):
+        tests = [t for t in report.tests if t.outcome is outcome]
+        if tests:
+            first = tests[0].feedback.splitlines()[0] if tests[0].feedback else ""
+            notes.append(f"{len(tests)} {outcome.value}{'s' if len(tests) > 1 else ''} ({first[:160]})")
+    if report.meta.get("ignored_files"):
+        notes.append(f"ignored files: {report.meta['ignored_files']}")
+    return RowStatus.GRADED, "; ".join(notes)
+
+
+def _feedback_markdown(student: str, report: Report) -> str:
+    lines = [f"# Feedback for {student}", "", f"**Total: {report.score:g} / {report.max_score:g}**", ""]
+    for total in report.by_exercise():
+        lines += [f"## {total.exercise}: {total.score:g} / {total.max_score:g}", ""]
+        for test in (t for t in report.tests if t.exercise == total.exercise):
+            lines.append(f"- {test.outcome.mark} `{test.name}` ({test.score:g}/{test.max_score:g}, {test.outcome.value})")
+            if test.feedback and test.outcome is not Outcome.PASSED:
+                lines += ["", "  ```", *[f"  {line}" for line in test.feedback.splitlines()], "  ```", ""]
+        lines.append("")
+    for note in report.not_run:
+        lines.append(f"> {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _load_cached(path: Path, key: str) -> Report | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("cache_key") != key:
+            return None
+        return Report(exercises=tuple(data["exercise_names"]), tests=tuple(TestResult.from_json(t) for t in data["tests"]),
+                      grader_errors=tuple(data.get("grader_errors", ())), not_run=tuple(data.get("not_run", ())),
+                      duration=float(data.get("duration", 0.0)), meta=dict(data.get("meta", {})))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _grade_one(sub: Submission, manifest: Manifest, options: BatchOptions, out: Path) -> BatchRow:
+    if not sub.readable:
+        return BatchRow(sub.name, RowStatus.UNREADABLE, sub.problem, None)
+    key = cache_key(sub, manifest, options)
+    result_path = out / "results" / f"{sub.name}.json"
+    cached = _load_cached(result_path, key)
+    report = cached or grade(sub.folder, options.tests, manifest, options.exercises, profile=options.profile,
+                             data_dir=options.data_dir, cache_dir=options.cache_dir)
+    if cached is None:
+        # the same contract as `grade check --format json`, plus what resuming needs
+        data = {**report.to_json(), "exercise_names": list(report.exercises), "cache_key": key}
+        write_atomic(result_path, json.dumps(data, indent=2))
+        write_atomic(out / "feedback" / f"{sub.name}.md", _feedback_markdown(sub.name, report))
+    status, reason = _reason(report)
+    return BatchRow(sub.name, status, reason, report, cached=cached is not None)
+
+
+def _gradebook(rows: Sequence[BatchRow], exercises: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", *exercises, "total", "max", "status", "reason"])
+    for row in sorted(rows, key=lambda r: r.student):
+        points = [f"{row.points(e):g}" for e in exercises]
+        total = row.report.score if row.report else 0.0
+        maximum = row.report.max_score if row.report else 0.0
+        writer.writerow([row.student, *points, f"{total:g}", f"{maximum:g}", row.status.value, row.reason])
+    return buffer.getvalue()
+
+
+def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: BatchOptions,
+                on_row: Callable[[BatchRow], None] | None = None,
+                on_start: Callable[[int], None] | None = None) -> list[BatchRow]:
+    """Grade every submission under ``submissions`` into ``out``; the Python API of ``grade batch``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    found = discover(Path(submissions), manifest.modules, out / ".unpacked")
+    if on_start is not None:
+        on_start(len(found))
+    rows: list[BatchRow] = []
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        futures = [pool.submit(_grade_one, sub, manifest, options, out) for sub in found]
+        for future in as_completed(futures):
+            row = future.result()
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    write_atomic(out / "grades.csv", _gradebook(rows, options.exercises))
+    return sorted(rows, key=lambda r: r.student)

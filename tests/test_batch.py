@@ -1,0 +1,121 @@
+"""Batch grading: a gradebook row per submission, hostile ones isolated, resumable after a kill."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autograder.batch import BatchOptions, RowStatus, grade_batch
+
+EXERCISES = ("ex1", "ex2")
+FORWARD = "        x = self.pool(F.relu(self.conv1(x)))"
+
+HOSTILE = {  # student -> (module, text inserted after FORWARD or appended at module level)
+    "hang": ("ex2_lenet.py", "        while True:\n            pass\n"),
+    "segfault": ("ex2_lenet.py", "        import ctypes\n        ctypes.string_at(0)\n"),
+    "memory": ("ex2_lenet.py", "        hoard = bytearray(8 * 2**30)\n"),
+    "flood": ("ex2_lenet.py", "        print('x' * 2**20)\n"),
+    "disk": ("ex2_lenet.py", "        fill = open('fill.bin', 'wb')\n        for _ in range(4096):\n"
+                             "            fill.write(bytes(2**20))\n"),
+    "osexit": ("ex2_lenet.py", None),  # os._exit(0) at import
+}
+
+
+def make_base(root, repo):
+    shutil.copytree(repo / "solutions", root / "ref", ignore=shutil.ignore_patterns("ex[3-6]*"))
+    shutil.copytree(repo / "examples" / "partial", root / "partial")
+    shutil.copytree(repo / "examples" / "broken", root / "broken")
+    (root / "nothing").mkdir()
+
+
+def add_hostile(root, repo):
+    for student, (module, text) in HOSTILE.items():
+        shutil.copytree(repo / "solutions", root / student, ignore=shutil.ignore_patterns("ex[3-6]*"))
+        path = root / student / module
+        source = path.read_text()
+        if text is None:
+            source += "\nimport os\nos._exit(0)\n"
+        else:
+            assert source.count(FORWARD) == 1
+            source = source.replace(FORWARD, text + FORWARD)
+        path.write_text(source)
+
+
+def rows_of(out):
+    with open(out / "grades.csv", newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def lines_of(out):
+    return {line.split(",", 1)[0]: line for line in (out / "grades.csv").read_text().splitlines()[1:]}
+
+
+@pytest.fixture
+def options(repo):
+    return BatchOptions(tests=repo / "grading_tests", exercises=EXERCISES, jobs=2)
+
+
+def test_hostile_submissions_get_their_own_rows_and_leave_the_others_identical(tmp_path, repo, fast_manifest, options):
+    clean, hostile = tmp_path / "clean", tmp_path / "hostile"
+    make_base(clean, repo)
+    make_base(hostile, repo)
+    add_hostile(hostile, repo)
+    grade_batch(clean, tmp_path / "out-clean", fast_manifest, options)
+    start = time.monotonic()
+    rows = grade_batch(hostile, tmp_path / "out-hostile", fast_manifest, options)
+    assert time.monotonic() - start < 600
+    baseline, lines = lines_of(tmp_path / "out-clean"), lines_of(tmp_path / "out-hostile")
+    for student in ("ref", "partial", "broken", "nothing"):
+        assert lines[student] == baseline[student]  # byte-identical gradebook rows
+    table = rows_of(tmp_path / "out-hostile")
+    assert table["ref"]["total"] == "40" and table["ref"]["status"] == "graded"
+    assert table["nothing"]["status"] == "unreadable" and "no exercise module" in table["nothing"]["reason"]
+    assert "SyntaxError" in table["broken"]["reason"] and "conftest.py" in table["broken"]["reason"]
+    expected = {"hang": "timeout", "segfault": "segmentation fault", "memory": "MemoryError",
+                "disk": "File too large", "osexit": "exit code 0"}
+    for student, phrase in expected.items():
+        row = table[student]
+        assert row["ex1"] == "20" and float(row["ex2"]) < 20, row
+        assert phrase in row["reason"], (student, row["reason"])
+    assert table["flood"]["ex2"] == "20"  # printing a lot is not wrong
+    assert {r.student for r in rows} == set(table)
+
+
+def test_a_rerun_grades_only_what_changed(tmp_path, repo, manifest, options):
+    subs = tmp_path / "subs"
+    make_base(subs, repo)
+    first = grade_batch(subs, tmp_path / "out", manifest, options)
+    assert not any(r.cached for r in first)
+    csv_before = (tmp_path / "out" / "grades.csv").read_text()
+    (subs / "partial" / "ex1_shapes.py").write_text((repo / "solutions" / "ex1_shapes.py").read_text())
+    second = {r.student: r for r in grade_batch(subs, tmp_path / "out", manifest, options)}
+    assert [s for s, r in second.items() if not r.cached and r.status is not RowStatus.UNREADABLE] == ["partial"]
+    assert rows_of(tmp_path / "out")["partial"]["ex1"] == "20"
+    assert (tmp_path / "out" / "grades.csv").read_text() != csv_before
+
+
+def test_a_killed_batch_keeps_what_was_graded_and_the_next_run_completes(tmp_path, repo):
+    subs = tmp_path / "subs"
+    make_base(subs, repo)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder.cli", "batch", str(subs), "--out", str(out), "ex1", "ex2",
+           "--jobs", "1", "--manifest", str(repo / "assignments" / "assignment.toml")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "results").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name for p in (out / "results").glob("*.json")}
+    assert done_before and not list((out / "results").glob("*.tmp"))
+    assert not (out / "grades.csv").exists() or len(rows_of(out)) < 4
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert len(rows_of(out)) == 4 and f"{len(done_before)} from the cache" in again.stdout
