@@ -4,7 +4,8 @@ Each submission is graded by :func:`autograder.runner.grade` (the same runner as
 so a student's check and the official grade never disagree), ``jobs`` at a time. Every result is
 written atomically the moment it is known (``results/<student>.json`` with the cache key, then
 ``feedback/<student>.md``), so an interrupted batch (Ctrl-C, kill -9) loses nothing already graded
-and the next run grades only what is missing or changed. ``grades.csv`` is rewritten at the end.
+and the next run grades only what is missing or changed. ``grades.csv`` and ``summary.html`` (plots
+and the table, :mod:`autograder.summary`) are rewritten at the end.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class BatchRow:
         if self.report is None:
             return 0.0
         return sum(t.score for t in self.report.tests if t.exercise == exercise)
+
+    @property
+    def total(self) -> float:
+        return self.report.score if self.report else 0.0
+
+    @property
+    def max_score(self) -> float:
+        return self.report.max_score if self.report else 0.0
 
 
 @dataclass(frozen=True)
@@ -151,9 +160,7 @@ def _gradebook(rows: Sequence[BatchRow], exercises: Sequence[str]) -> str:
     writer.writerow(["student", *exercises, "total", "max", "status", "reason"])
     for row in sorted(rows, key=lambda r: r.student):
         points = [f"{row.points(e):g}" for e in exercises]
-        total = row.report.score if row.report else 0.0
-        maximum = row.report.max_score if row.report else 0.0
-        writer.writerow([row.student, *points, f"{total:g}", f"{maximum:g}", row.status.value, row.reason])
+        writer.writerow([row.student, *points, f"{row.total:g}", f"{row.max_score:g}", row.status.value, row.reason])
     return buffer.getvalue()
 
 
@@ -175,4 +182,6 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
             if on_row is not None:
                 on_row(row)
     write_atomic(out / "grades.csv", _gradebook(rows, options.exercises))
+    from autograder.summary import render_summary  # here, not at the top: summary imports this module
+    write_atomic(out / "summary.html", render_summary(rows, options.exercises, manifest.title))
     return sorted(rows, key=lambda r: r.student)

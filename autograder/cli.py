@@ -135,7 +135,7 @@ def verify(
 def batch(
     submissions: Annotated[Path, typer.Argument(
         help="Folder with one folder or zip per student, or an LMS export (a zip of zips).", exists=True)],
-    out: Annotated[Path, typer.Option(help="Output folder: grades.csv, results/, feedback/.", file_okay=False)],
+    out: Annotated[Path, typer.Option(help="Output folder: grades.csv, summary.html, results/, feedback/.", file_okay=False)],
     exercises: Annotated[Optional[list[str]], typer.Argument(
         help="Exercises to grade (default: all).", show_default=False)] = None,
     tests: Annotated[Optional[Path], typer.Option(
@@ -181,7 +181,8 @@ def batch(
     counts = {s: sum(r.status is s for r in rows) for s in RowStatus}
     print(f"{len(rows)} submissions: " + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
           + f"; {sum(r.cached for r in rows)} from the cache")
-    print(f"gradebook: {out / 'grades.csv'}  results: {out / 'results'}  feedback: {out / 'feedback'}")
+    print(f"gradebook: {out / 'grades.csv'}  summary: {out / 'summary.html'}  results: {out / 'results'}  "
+          f"feedback: {out / 'feedback'}")
     raise typer.Exit(ExitCode.GRADER_ERROR if counts[RowStatus.GRADER_ERROR] else ExitCode.OK)
 
 

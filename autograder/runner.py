@@ -104,7 +104,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         collector = _Collector(on_result)
         timed_out = _read_stream(read_fd, proc, time.monotonic() + run_seconds, collector)
         os.close(read_fd)
-        _stop(proc, at_once=timed_out)
+        _stop(proc, at_once=timed_out or collector.done)
         log_tail = (scratch / "trusted.log").read_bytes()[-2000:].decode("utf-8", "replace")
         report = collector.report(selected, visibility, proc.returncode, timed_out, run_seconds, log_tail)
     finally:
@@ -207,6 +207,8 @@ def _read_stream(fd: int, proc: subprocess.Popen, deadline: float, collector: _C
             line, buffer = buffer.split(b"\n", 1)
             if line.strip():
                 collector.feed(line)
+        if collector.done:  # everything is in: no need to wait for the interpreter to shut down
+            return False
         if len(buffer) > MAX_LINE:
             collector.grader_errors.append("the test process sent an over-long message")
             buffer = b""

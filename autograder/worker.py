@@ -31,6 +31,18 @@ WORKER_SOCKET_FD = 3
 FILE_LIMIT_BYTES = 256 * 2**20  # the largest file the student's code may write
 
 
+def _address_space_bytes() -> int:
+    """This process's current virtual memory size (VmSize), 0 where /proc is not there."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def worker_home(scratch_dir: str, pid: int) -> Path:
     """The private folder of the worker with this pid (the trusted side removes it afterwards)."""
     return Path(scratch_dir) / f"worker-{pid}"
@@ -96,7 +108,9 @@ def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_BYTES, FILE_LIMIT_BYTES))
     if settings.memory_mb > 0:
-        limit = settings.memory_mb * 2**20
+        # memory_mb is what the student's code may add to the address space the worker inherited
+        # (the torch import alone maps 1-3 GB of it, more in a process that ran for a while).
+        limit = _address_space_bytes() + settings.memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     import torch

@@ -99,6 +99,7 @@ def test_a_rerun_grades_only_what_changed(tmp_path, repo, manifest, options):
     assert [s for s, r in second.items() if not r.cached and r.status is not RowStatus.UNREADABLE] == ["partial"]
     assert rows_of(tmp_path / "out")["partial"]["ex1"] == "20"
     assert (tmp_path / "out" / "grades.csv").read_text() != csv_before
+    assert "partial" in (tmp_path / "out" / "summary.html").read_text()  # read_text fails if it is missing
 
 
 def test_a_killed_batch_keeps_what_was_graded_and_the_next_run_completes(tmp_path, repo):
