@@ -67,7 +67,7 @@ def pytest_args(cfg: TrustedConfig, ini_path: str) -> list[str]:
 def main(argv: list[str]) -> int:
     cfg = TrustedConfig.from_json(argv[0])
     import torch  # the one import both sides share
-    import torchvision  # noqa: F401
+    import torchvision  # noqa: F401  (imported once here, so every worker inherits it)
 
     zygote = None
     if cfg.mode == "worker":

@@ -21,8 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from strategies import vgg_batch_sizes, vgg_in_channels, vgg_num_classes, vgg_seeds, vgg_small_configs
 
-from autograder.testing import (StudentError, StudentNotImplemented, call_forward, call_keep, student_error_text,
-                                type_name)
+from autograder.testing import StudentError, call_forward, call_keep, student_error_text, type_name
 
 pytestmark = pytest.mark.exercise("ex3")
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from autograder.results import Outcome
 from autograder.runner import grade
-
 
 EX12 = ["ex1", "ex2"]  # the two exercises these submissions break (and keep)
 
