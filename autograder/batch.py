@@ -1,7 +1,8 @@
 """Batch grading for TAs: every submission of a folder (or zip export), in parallel, resumable.
 
 Each submission is graded by :func:`autograder.runner.grade` (the same runner as ``grade check``,
-so a student's check and the official grade never disagree), ``jobs`` at a time. Every result is
+so a student's check and the official grade never disagree), ``jobs`` at a time, with trusted
+test processes forked from one warm server or sent to a Dask cluster (:mod:`autograder.engines`). Every result is
 written atomically the moment it is known (``results/<student>.json`` with the cache key, then
 ``feedback/<student>.md``), so an interrupted batch (Ctrl-C, kill -9) loses nothing already graded
 and the next run grades only what is missing or changed. ``grades.csv`` and ``summary.html`` (plots
@@ -17,7 +18,6 @@ import io
 import json
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 from autograder import __version__
 from autograder.manifest import Manifest
 from autograder.results import Outcome, Report, TestResult
-from autograder.runner import grade
+from autograder.engines import DaskGrader, Engine, GradeTask, LocalGrader
 from autograder.submissions import Submission, discover
 
 __all__ = ["RowStatus", "BatchRow", "BatchOptions", "grade_batch", "cache_key", "write_atomic"]
@@ -67,6 +67,8 @@ class BatchOptions:
     profile: str = "auto"
     data_dir: Path | None = None
     cache_dir: Path | None = None
+    engine: Engine = Engine.auto
+    cluster: str | None = None  # a Dask scheduler address: grade there instead of here
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -137,21 +139,21 @@ def _load_cached(path: Path, key: str) -> Report | None:
         return None
 
 
-def _grade_one(sub: Submission, manifest: Manifest, options: BatchOptions, out: Path) -> BatchRow:
-    if not sub.readable:
-        return BatchRow(sub.name, RowStatus.UNREADABLE, sub.problem, None)
-    key = cache_key(sub, manifest, options)
-    result_path = out / "results" / f"{sub.name}.json"
-    cached = _load_cached(result_path, key)
-    report = cached or grade(sub.folder, options.tests, manifest, options.exercises, profile=options.profile,
-                             data_dir=options.data_dir, cache_dir=options.cache_dir)
-    if cached is None:
-        # the same contract as `grade check --format json`, plus what resuming needs
-        data = {**report.to_json(), "exercise_names": list(report.exercises), "cache_key": key}
-        write_atomic(result_path, json.dumps(data, indent=2))
-        write_atomic(out / "feedback" / f"{sub.name}.md", _feedback_markdown(sub.name, report))
+def _record(sub: Submission, report: Report, key: str, out: Path) -> BatchRow:
+    # the same contract as `grade check --format json`, plus what resuming needs
+    data = {**report.to_json(), "exercise_names": list(report.exercises), "cache_key": key}
+    write_atomic(out / "results" / f"{sub.name}.json", json.dumps(data, indent=2))
+    write_atomic(out / "feedback" / f"{sub.name}.md", _feedback_markdown(sub.name, report))
     status, reason = _reason(report)
-    return BatchRow(sub.name, status, reason, report, cached=cached is not None)
+    return BatchRow(sub.name, status, reason, report)
+
+
+def _from_cache(sub: Submission, key: str, out: Path) -> BatchRow | None:
+    cached = _load_cached(out / "results" / f"{sub.name}.json", key)
+    if cached is None:
+        return None
+    status, reason = _reason(cached)
+    return BatchRow(sub.name, status, reason, cached, cached=True)
 
 
 def _gradebook(rows: Sequence[BatchRow], exercises: Sequence[str]) -> str:
@@ -166,21 +168,46 @@ def _gradebook(rows: Sequence[BatchRow], exercises: Sequence[str]) -> str:
 
 def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: BatchOptions,
                 on_row: Callable[[BatchRow], None] | None = None,
-                on_start: Callable[[int], None] | None = None) -> list[BatchRow]:
-    """Grade every submission under ``submissions`` into ``out``; the Python API of ``grade batch``."""
+                on_start: Callable[[int], None] | None = None,
+                on_note: Callable[[str], None] | None = None) -> list[BatchRow]:
+    """Grade every submission under ``submissions`` into ``out``; the Python API of ``grade batch``.
+
+    ``on_row`` sees each row as it is known, ``on_note`` what the engine has to say (the server
+    starting, the reference losing points in the warm-up, a fallback to fresh processes)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     found = discover(Path(submissions), manifest.modules, out / ".unpacked")
     if on_start is not None:
         on_start(len(found))
     rows: list[BatchRow] = []
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        futures = [pool.submit(_grade_one, sub, manifest, options, out) for sub in found]
-        for future in as_completed(futures):
-            row = future.result()
-            rows.append(row)
-            if on_row is not None:
-                on_row(row)
+
+    def done(row: BatchRow) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    todo: list[tuple[Submission, str]] = []
+    for sub in found:
+        if not sub.readable:
+            done(BatchRow(sub.name, RowStatus.UNREADABLE, sub.problem, None))
+            continue
+        key = cache_key(sub, manifest, options)
+        row = _from_cache(sub, key, out)
+        if row is not None:
+            done(row)
+        else:
+            todo.append((sub, key))
+    tasks = [GradeTask(sub.folder, Path(options.tests), manifest, options.exercises, options.profile,
+                       options.data_dir, options.cache_dir) for sub, _ in todo]
+    by_folder = {sub.folder: (sub, key) for sub, key in todo}
+    grader = (DaskGrader(options.cluster, on_note) if options.cluster
+              else LocalGrader(options.engine, options.jobs, on_note))
+    try:
+        for task, report in grader.grade_all(tasks):
+            sub, key = by_folder[task.folder]
+            done(_record(sub, report, key, out))
+    finally:
+        grader.close()
     write_atomic(out / "grades.csv", _gradebook(rows, options.exercises))
     from autograder.summary import render_summary  # here, not at the top: summary imports this module
     write_atomic(out / "summary.html", render_summary(rows, options.exercises, manifest.title))

@@ -39,6 +39,12 @@ class ModuleDirectory:
         self._folder, self._prefix, self._what = folder, prefix, what
         self._libraries = libraries or {}
 
+    def __eq__(self, other: object) -> bool:  # equal across sessions: a key for once_per_batch
+        return isinstance(other, ModuleDirectory) and (self._folder, self._prefix) == (other._folder, other._prefix)
+
+    def __hash__(self) -> int:
+        return hash((self._folder, self._prefix))
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)

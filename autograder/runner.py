@@ -21,15 +21,20 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from autograder.manifest import Manifest
 from autograder.results import Outcome, Report, TestResult, Visibility
 from autograder.trusted import ExerciseLimits, TrustedConfig
 
-__all__ = ["GradeInputError", "grade", "stage_modules", "IGNORED_KINDS"]
+if TYPE_CHECKING:
+    from autograder.server import GradingServer
+
+__all__ = ["GradeInputError", "grade", "stage_modules", "trusted_config", "ResultCollector", "chmod_writable",
+           "IGNORED_KINDS"]
 
 STARTUP_SECONDS = 60.0  # the trusted process's own torch import, on a loaded machine
+SERVER_STARTUP_SECONDS = 20.0  # a fork of a warm server: collection only
 MAX_LINE = 1 << 20
 IGNORED_KINDS = (".py", ".pth", ".ini", ".cfg", ".toml")
 
@@ -38,9 +43,14 @@ class GradeInputError(ValueError):
     """The request cannot be graded (missing submission folder, unknown exercise, ...)."""
 
 
-def stage_modules(submission: Path, manifest: Manifest, into: Path) -> list[str]:
+def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[str] | None = None) -> list[str]:
     """Copy the manifest's exercise modules (and nothing else) from ``submission`` into ``into``;
-    returns the names of files that were left behind on purpose (conftest.py, pytest.ini, ...)."""
+    returns the names of files that were left behind on purpose (conftest.py, pytest.ini, a notebook
+    next to exercise .py files, ...). A submission with notebooks and no exercise module has them
+    converted (:mod:`autograder.notebooks`; a bad notebook is a :class:`GradeInputError`); what the
+    conversion did is appended to ``notes``."""
+    from autograder.notebooks import NotebookError, stage_notebooks  # notebook submissions
+
     into.mkdir(parents=True, exist_ok=True)
     wanted = set(manifest.modules)
     for name in wanted:
@@ -48,13 +58,36 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path) -> list[str]
         if src.is_file() and not src.is_symlink():
             shutil.copyfile(src, into / name)
             os.chmod(into / name, 0o444)
-    ignored = sorted(p.name for p in submission.iterdir() if p.name not in wanted and p.name != "assignment.toml"
-                     and p.suffix in IGNORED_KINDS and p.is_file())
+    try:
+        staged = stage_notebooks(submission, manifest.modules, into)
+    except NotebookError as exc:
+        raise GradeInputError(str(exc)) from None
+    if notes is not None:
+        notes.extend(staged.notes)
+    ignored = sorted([p.name for p in submission.iterdir() if p.name not in wanted and p.name != "assignment.toml"
+                      and p.suffix in IGNORED_KINDS and p.is_file()] + list(staged.ignored))
     os.chmod(into, 0o555)
     return ignored
 
 
-def _visibility(tests: Path, manifest: Manifest) -> Visibility:
+def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scratch: Path, result_fd: int,
+                   visibility: Visibility, *, mode: str = "worker", profile: str = "auto",
+                   data_dir: Path | None = None, cache_dir: Path | None = None) -> TrustedConfig:
+    """The trusted test process's configuration for modules staged in ``scratch/modules``."""
+    chosen = [manifest.exercise(e) for e in selected]
+    return TrustedConfig(
+        tests_dir=str(tests), modules_dir=str(scratch / "modules"), scratch_dir=str(scratch / "work"),
+        exercises=tuple(selected), all_exercises=manifest.names,
+        modules=tuple(e.module_name for e in manifest.exercises),
+        limits={e.name: ExerciseLimits(e.limits.call_seconds, e.limits.test_seconds) for e in chosen},
+        solutions_dir=str(manifest.solutions) if manifest.solutions else None,
+        visibility=visibility.value, memory_mb=max(e.limits.memory_mb for e in chosen),
+        result_fd=result_fd, mode=mode, profile=profile,
+        data_dir=str(Path(data_dir).resolve()) if data_dir else None,
+        cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None)
+
+
+def visibility_of(tests: Path, manifest: Manifest) -> Visibility:
     hidden = manifest.hidden_tests
     return Visibility.HIDDEN if hidden is not None and tests.resolve() == hidden.resolve() else Visibility.VISIBLE
 
@@ -62,10 +95,12 @@ def _visibility(tests: Path, manifest: Manifest) -> Visibility:
 def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence[str] | None = None, *,
           on_result: Callable[[TestResult], None] | None = None, mode: str = "worker",
           startup_seconds: float = STARTUP_SECONDS, profile: str = "auto", data_dir: Path | None = None,
-          cache_dir: Path | None = None) -> Report:
+          cache_dir: Path | None = None, server: "GradingServer | None" = None) -> Report:
     """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``.
 
-    ``profile`` (cpu, gpu, auto), ``data_dir`` and ``cache_dir`` reach the accuracy tests."""
+    ``profile`` (cpu, gpu, auto), ``data_dir`` and ``cache_dir`` reach the accuracy tests. With a
+    ``server`` (:class:`autograder.server.GradingServer`, for the same ``tests``) the trusted test
+    process is forked from it instead of started fresh."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
     if not submission.is_dir():
         raise GradeInputError(f"submission folder not found: {submission}")
@@ -75,7 +110,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     unknown = [e for e in selected if e not in manifest.names]
     if unknown:
         raise GradeInputError(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(manifest.names)}")
-    visibility = _visibility(tests, manifest)
+    visibility = visibility_of(tests, manifest)
     started = time.monotonic()
 
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
@@ -84,31 +119,28 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         (scratch / "work").mkdir()
         chosen = [manifest.exercise(e) for e in selected]
         read_fd, write_fd = os.pipe()
-        cfg = TrustedConfig(
-            tests_dir=str(tests), modules_dir=str(scratch / "modules"), scratch_dir=str(scratch / "work"),
-            exercises=selected, all_exercises=manifest.names,
-            modules=tuple(e.module_name for e in manifest.exercises),
-            limits={e.name: ExerciseLimits(e.limits.call_seconds, e.limits.test_seconds) for e in chosen},
-            solutions_dir=str(manifest.solutions) if manifest.solutions else None,
-            visibility=visibility.value, memory_mb=max(e.limits.memory_mb for e in chosen),
-            result_fd=write_fd, mode=mode, profile=profile,
-            data_dir=str(Path(data_dir).resolve()) if data_dir else None,
-            cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None)
+        cfg = trusted_config(manifest, tests, selected, scratch, write_fd, visibility, mode=mode,
+                             profile=profile, data_dir=data_dir, cache_dir=cache_dir)
+        if server is not None and mode == "worker":
+            startup_seconds = min(startup_seconds, SERVER_STARTUP_SECONDS)
         run_seconds = startup_seconds + sum(e.limits.run_seconds for e in chosen)
         with open(scratch / "trusted.log", "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.trusted", cfg.to_json()],
-                pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=scratch / "work")
+            if server is not None and mode == "worker":
+                proc: Any = server.launch(cfg, log.fileno())
+            else:
+                proc = _Fresh(subprocess.Popen(
+                    [sys.executable, "-I", "-m", "autograder.trusted", cfg.to_json()],
+                    pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True, cwd=scratch / "work"))
         os.close(write_fd)
-        collector = _Collector(on_result)
-        timed_out = _read_stream(read_fd, proc, time.monotonic() + run_seconds, collector)
+        collector = ResultCollector(on_result)
+        timed_out = _read_stream(read_fd, time.monotonic() + run_seconds, collector)
         os.close(read_fd)
-        _stop(proc, at_once=timed_out or collector.done)
+        returncode = proc.stop(at_once=timed_out or collector.done)
         log_tail = (scratch / "trusted.log").read_bytes()[-2000:].decode("utf-8", "replace")
-        report = collector.report(selected, visibility, proc.returncode, timed_out, run_seconds, log_tail)
+        report = collector.report(selected, visibility, returncode, timed_out, run_seconds, log_tail)
     finally:
-        _chmod_writable(scratch)
+        chmod_writable(scratch)
         shutil.rmtree(scratch, ignore_errors=True)
 
     grader_errors = list(report.grader_errors)
@@ -125,7 +157,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
                    not_run=_not_run(report, visibility, selected), meta=meta)
 
 
-class _Collector:
+class ResultCollector:
     def __init__(self, on_result: Callable[[TestResult], None] | None):
         self.on_result = on_result
         self.expected: dict[str, TestResult] | None = None
@@ -187,7 +219,7 @@ class _Collector:
         return Report(exercises=selected, tests=tuple(tests), grader_errors=tuple(errors))
 
 
-def _read_stream(fd: int, proc: subprocess.Popen, deadline: float, collector: _Collector) -> bool:
+def _read_stream(fd: int, deadline: float, collector: ResultCollector) -> bool:
     """Feed JSON lines to ``collector`` until the stream ends; True when the deadline hit first."""
     buffer = b""
     while True:
@@ -214,21 +246,27 @@ def _read_stream(fd: int, proc: subprocess.Popen, deadline: float, collector: _C
             buffer = b""
 
 
-def _stop(proc: subprocess.Popen, at_once: bool) -> None:
-    """Reap the test process; kill its whole group (the zygote, and through it the workers)."""
-    if not at_once:
+class _Fresh:
+    """A trusted test process started as a new interpreter."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+
+    def stop(self, at_once: bool) -> int | None:
+        """Reap it; kill its whole group (the zygote, and through it the workers)."""
+        if not at_once:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
+        return self.proc.wait()
 
 
-def _chmod_writable(folder: Path) -> None:
+def chmod_writable(folder: Path) -> None:
     for root, dirs, _files in os.walk(folder):
         for d in dirs:
             try:

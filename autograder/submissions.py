@@ -5,16 +5,25 @@ Zip files are untrusted: extraction refuses absolute paths, ``..`` components an
 at caps on the number of entries, the total unpacked size and the compression ratio (zip bombs).
 Only Python files and notebooks are unpacked. A submission that cannot be read becomes a
 :class:`Submission` with a ``problem`` (a row with a reason in the gradebook), never an exception.
+
+Notebooks (:mod:`autograder.notebooks`): a bare ``alice.ipynb`` in the submissions folder is
+alice's submission, and a folder (or zip) holding notebooks but no exercise module is one too. Its
+notebooks are converted into the exercise modules under the work folder when the batch is
+discovered, so the cache key (a hash of the modules) follows the notebook's code, and a malformed
+notebook becomes that student's ``problem``. A folder holding both keeps its ``.py`` files.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
+
+from autograder.notebooks import NotebookError, find_notebooks, notebook_to_modules
 
 __all__ = ["ZipLimits", "SubmissionError", "Submission", "safe_extract", "find_module_folder", "discover"]
 
@@ -39,6 +48,7 @@ class Submission:
     source: Path  # the folder or zip it came from
     folder: Path | None  # where its exercise modules are; None when it cannot be graded
     problem: str = ""  # why it cannot be graded
+    notes: tuple[str, ...] = ()  # e.g. which notebook cells became which module
 
     @property
     def readable(self) -> bool:
@@ -96,36 +106,55 @@ def safe_extract(archive: Path, into: Path, limits: ZipLimits = ZipLimits(),
 
 def find_module_folder(folder: Path, modules: Sequence[str]) -> Path | None:
     """The folder holding the exercise modules: ``folder`` itself or one folder below it (the one
-    with the most modules); None when no module is found."""
+    with the most modules); failing that, the first of them holding a notebook; None when neither
+    is found."""
     def count(candidate: Path) -> int:
         return sum((candidate / m).is_file() for m in modules)
 
     candidates = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     best = max(candidates, key=count)
-    return best if count(best) else None
+    if count(best):
+        return best
+    return next((c for c in candidates if find_notebooks(c)), None)
 
 
-def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str]) -> Submission:
+def _from_notebooks(name: str, source: Path, notebooks: Sequence[Path], modules: Sequence[str],
+                    notebook_dir: Path) -> Submission:
+    """Convert ``notebooks`` into a fresh folder of exercise modules (``notebook_dir/name``)."""
+    into = notebook_dir / name
+    if into.exists():  # a re-run: what an earlier version of the notebook gave must not linger
+        shutil.rmtree(into)
+    try:
+        notes = notebook_to_modules(notebooks, modules, into)
+    except NotebookError as exc:
+        return Submission(name, source, None, str(exc))
+    return Submission(name, source, into, notes=tuple(notes))
+
+
+def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str], notebook_dir: Path) -> Submission:
     found = find_module_folder(folder, modules)
     if found is None:
-        return Submission(name, source, None, f"no exercise module ({', '.join(modules)}) at the top "
-                                              f"or one folder deep")
+        return Submission(name, source, None, f"no exercise module ({', '.join(modules)}) or notebook at "
+                                              f"the top or one folder deep")
+    if not any((found / m).is_file() for m in modules):
+        return _from_notebooks(name, source, find_notebooks(found), modules, notebook_dir)
     return Submission(name, source, found)
 
 
-def _from_zip(name: str, archive: Path, workdir: Path, modules: Sequence[str], limits: ZipLimits) -> Submission:
+def _from_zip(name: str, archive: Path, workdir: Path, modules: Sequence[str], limits: ZipLimits,
+              notebook_dir: Path) -> Submission:
     into = workdir / name
     try:
         safe_extract(archive, into, limits)
     except SubmissionError as exc:
         return Submission(name, archive, None, str(exc))
     into.mkdir(parents=True, exist_ok=True)
-    return _from_folder(name, archive, into, modules)
+    return _from_folder(name, archive, into, modules, notebook_dir)
 
 
 def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimits = ZipLimits()) -> list[Submission]:
-    """Every submission under ``root`` (a folder of folders and/or zips, or one zip of those),
-    sorted by name; zips are unpacked under ``workdir``."""
+    """Every submission under ``root`` (a folder of folders, zips and/or notebooks, or one zip of
+    those), sorted by name; zips are unpacked and notebooks converted under ``workdir``."""
     root = Path(root)
     if not root.exists():
         raise SubmissionError(f"submissions not found: {root}")
@@ -141,13 +170,17 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
     else:
         entries = list(root.iterdir())
     taken: set[str] = set()
+    notebook_dir = workdir / "notebooks"
     found = []
     for entry in sorted(entries, key=lambda p: p.name):
         if entry.name.startswith(".") or entry.name == "__MACOSX":
             continue
         if entry.is_dir():
-            found.append(_from_folder(_safe_name(entry.name, taken), entry, entry, modules))
+            found.append(_from_folder(_safe_name(entry.name, taken), entry, entry, modules, notebook_dir))
         elif entry.suffix == ".zip":
             name = _safe_name(entry.stem, taken)
-            found.append(_from_zip(name, entry, workdir / "unpacked", modules, limits))
+            found.append(_from_zip(name, entry, workdir / "unpacked", modules, limits, notebook_dir))
+        elif entry.suffix == ".ipynb" and entry.is_file() and not entry.is_symlink():
+            name = _safe_name(entry.stem, taken)
+            found.append(_from_notebooks(name, entry, [entry], modules, notebook_dir))
     return found

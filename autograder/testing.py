@@ -10,15 +10,19 @@ The helpers below work the same on proxies and on real objects.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import pytest
 
 from autograder.errors import StudentError, StudentImportError, StudentNotImplemented, WorkerDied, WorkerTimeout
 from autograder.proxy import Proxy, call_keep
 
+T = TypeVar("T")
+
 __all__ = [
+    "once_per_batch",
     "StudentError",
     "StudentImportError",
     "StudentNotImplemented",
@@ -126,3 +130,16 @@ def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str]
     assert isinstance(out, torch.Tensor), (
         f"{what}: forward must return one tensor, but it returned a {type_name(out)}")
     return out.detach()
+
+
+def once_per_batch(fn: Callable[..., T]) -> Callable[..., T]:
+    """Memoize a reference-side value that does not depend on the submission (the reference
+    model with seeded weights, its logits on seeded inputs, what PyTorch's own layer gives).
+
+    The batch server (:mod:`autograder.server`) grades the reference once before the batch; every
+    submission's test process is a fork of it and inherits the filled cache, so such values are
+    computed once per batch, not once per student. Arguments must be hashable (the ``reference``
+    fixture is: it compares by folder); a cached value is shared, so tests must treat it as
+    read-only (never train, mutate or ``load_state_dict`` into a cached model)."""
+    return functools.cache(fn)
+

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["TrustedConfig", "ExerciseLimits", "main"]
+__all__ = ["TrustedConfig", "ExerciseLimits", "main", "run_suite", "lock_down_pytest", "pytest_args"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,27 @@ def pytest_args(cfg: TrustedConfig, ini_path: str) -> list[str]:
             "--continue-on-collection-errors"]
 
 
+def lock_down_pytest() -> None:
+    """No plugin autoload, no options or plugins from the environment (call before importing pytest)."""
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ.pop("PYTEST_ADDOPTS", None)
+    os.environ.pop("PYTEST_PLUGINS", None)
+
+
+def run_suite(cfg: TrustedConfig, zygote) -> int:
+    """Run the suite with the grading plugin, streaming results to ``cfg.result_fd``."""
+    import pytest
+
+    from autograder.plugin import GradingPlugin
+
+    ini = os.path.join(cfg.scratch_dir, "pytest.ini")
+    with open(ini, "w") as fh:
+        fh.write("[pytest]\n")
+    stream = os.fdopen(cfg.result_fd, "w", buffering=1)
+    plugin = GradingPlugin(cfg, zygote, stream)
+    return int(pytest.main(pytest_args(cfg, ini), plugins=[plugin]))
+
+
 def main(argv: list[str]) -> int:
     cfg = TrustedConfig.from_json(argv[0])
     import torch  # the one import both sides share
@@ -80,20 +101,9 @@ def main(argv: list[str]) -> int:
     # cores that the workers (and, in batch grading, other submissions) use.
     torch.set_num_threads(1)
     # Only now may secrets be loaded: the zygote holds none of them.
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    os.environ.pop("PYTEST_ADDOPTS", None)
-    os.environ.pop("PYTEST_PLUGINS", None)
-    import pytest
-
-    from autograder.plugin import GradingPlugin
-
-    ini = os.path.join(cfg.scratch_dir, "pytest.ini")
-    with open(ini, "w") as fh:
-        fh.write("[pytest]\n")
-    stream = os.fdopen(cfg.result_fd, "w", buffering=1)
-    plugin = GradingPlugin(cfg, zygote, stream)
+    lock_down_pytest()
     try:
-        return int(pytest.main(pytest_args(cfg, ini), plugins=[plugin]))
+        return run_suite(cfg, zygote)
     finally:
         if zygote is not None:
             zygote.stop()

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 from autograder.manifest import Manifest
 from autograder.mutants import load_mutants, materialize
 from autograder.results import Outcome, Report
-from autograder.runner import grade
+from autograder.engines import Engine, GradeTask, LocalGrader
 
 __all__ = ["Check", "verify"]
 
@@ -78,8 +78,13 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
     if unknown:
         raise ValueError(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(manifest.names)}")
 
-    def run_suite(folder: Path, tests: Path) -> Report:
-        return grade(folder, tests, manifest, chosen)
+    # One warm server for the hidden suite (it grades the solutions first); the public suite,
+    # graded twice, runs in fresh processes.
+    grader = LocalGrader(Engine.server, jobs)
+    grader.start_server(manifest, manifest.hidden_tests, chosen)
+
+    def run_suite(folder: Path, tests: Path, exercises: Sequence[str] = chosen) -> Report:
+        return grader.grade_one(GradeTask(folder, tests, manifest, tuple(exercises)))
 
     tasks: list[Callable[[], Check]] = [
         lambda: _full_marks("solutions", "hidden", run_suite(manifest.solutions, manifest.hidden_tests)),
@@ -95,7 +100,7 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
     for mutant in mutants:
         folder = materialize(mutant, manifest.solutions, Path(scratch.name) / mutant.name)
         tasks.append(lambda m=mutant, f=folder: _caught(
-            m.name, m.description, grade(f, manifest.hidden_tests, manifest, [m.exercise])))
+            m.name, m.description, run_suite(f, manifest.hidden_tests, [m.exercise])))
 
     def run(task: Callable[[], Check]) -> Check:
         check = task()
@@ -103,5 +108,8 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
             on_check(check)
         return check
 
-    with scratch, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(run, tasks))
+    try:
+        with scratch, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            return list(pool.map(run, tasks))
+    finally:
+        grader.close()

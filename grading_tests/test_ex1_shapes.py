@@ -17,7 +17,7 @@ import pytest
 import torch
 from hypothesis import assume, example, given, settings
 
-from autograder.testing import student_raises
+from autograder.testing import once_per_batch, student_raises
 from strategies import (
     bad_non_positive_call,
     bad_padding_call,
@@ -39,6 +39,7 @@ CONV_FORMULA = "floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stri
 # --- ground truth (trusted side) ------------------------------------------------------------
 
 
+@once_per_batch
 def torch_conv2d_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     """Output size of a real nn.Conv2d on a size x size input; raises where PyTorch does."""
     layer = torch.nn.Conv2d(1, 1, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False)
@@ -46,6 +47,7 @@ def torch_conv2d_output_size(size, kernel_size, stride=1, padding=0, dilation=1)
         return int(layer(torch.zeros(1, 1, size, size)).shape[-1])
 
 
+@once_per_batch
 def torch_pool2d_output_size(size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Output size of a real nn.MaxPool2d on a size x size input; raises where PyTorch does."""
     layer = torch.nn.MaxPool2d(kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)

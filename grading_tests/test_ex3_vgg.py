@@ -21,7 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from strategies import vgg_batch_sizes, vgg_in_channels, vgg_num_classes, vgg_seeds, vgg_small_configs
 
-from autograder.testing import StudentError, call_forward, call_keep, student_error_text, type_name
+from autograder.testing import StudentError, call_forward, call_keep, once_per_batch, student_error_text, type_name
 
 pytestmark = pytest.mark.exercise("ex3")
 
@@ -601,13 +601,28 @@ def test_vgg11_layer_types(student):
         )
 
 
+@once_per_batch
+def _reference_vgg(reference, name: str, num_classes: int, batch_norm: bool, seed: int):
+    """The reference network in eval mode with seeded random weights, and those weights (read-only)."""
+    ref = getattr(reference.ex3_vgg, name)(num_classes=num_classes, batch_norm=batch_norm).eval()
+    w = _random_weights(ref.state_dict(), seed)
+    ref.load_state_dict(w)
+    return ref, w
+
+
+@once_per_batch
+def _reference_vgg_logits(reference, name: str, num_classes: int, batch_norm: bool, seed: int,
+                          batch_size: int) -> torch.Tensor:
+    ref, _ = _reference_vgg(reference, name, num_classes, batch_norm, seed)
+    with torch.no_grad():
+        return ref(_images(batch_size, seed + batch_size))
+
+
 def _assert_matches_reference(student, reference, name: str, batch_norm: bool, cases) -> None:
     config = VGG11 if name == "vgg11" else VGG16
     for num_classes, seed, batch_sizes in cases:
         call = f"{name}(num_classes={num_classes}, batch_norm={batch_norm})"
-        ref = getattr(reference.ex3_vgg, name)(num_classes=num_classes, batch_norm=batch_norm).eval()
-        w = _random_weights(ref.state_dict(), seed)
-        ref.load_state_dict(w)
+        ref, w = _reference_vgg(reference, name, num_classes, batch_norm, seed)
         net = getattr(student.ex3_vgg, name)(num_classes=num_classes, batch_norm=batch_norm)
         rule = (
             f'features = make_features(VGG_CONFIGS["{name}"], batch_norm=batch_norm), '
@@ -632,8 +647,7 @@ def _assert_matches_reference(student, reference, name: str, batch_norm: bool, c
             x = _images(batch_size, seed + batch_size)
             what = f"{call} in eval mode with the reference's weights, on a ({batch_size}, 3, 32, 32) input"
             out = _forward(net, x, what)
-            with torch.no_grad():
-                expected = ref(x)
+            expected = _reference_vgg_logits(reference, name, num_classes, batch_norm, seed, batch_size)
             _assert_shape(out, (batch_size, num_classes), what)
 
             def explain() -> str:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import resnet_block_configs, resnet_block_input_sizes, resnet_seeds
 
-from autograder.testing import StudentError, StudentNotImplemented, call_forward, type_name
+from autograder.testing import StudentError, StudentNotImplemented, call_forward, once_per_batch, type_name
 
 pytestmark = pytest.mark.exercise("ex4")
 
@@ -764,11 +764,20 @@ def test_resnet18_state_dict_matches_reference(student, reference):
     )
 
 
+@once_per_batch
+def _reference_resnet18(reference, num_classes: int, seed: int, x_seed: int, train: bool):
+    """Seeded random weights for the reference resnet18 and its logits on ``_tensor((2, 3, 32, 32),
+    x_seed)`` in train or eval mode (read-only: computed once per batch)."""
+    ref = reference.ex4_resnet.resnet18(num_classes=num_classes)
+    w = _random_weights(ref.state_dict(), seed)
+    ref.load_state_dict(w)
+    with torch.no_grad():
+        return w, ref.train(train)(_tensor((2, 3, 32, 32), seed=x_seed))
+
+
 @pytest.mark.points(2)
 def test_resnet18_matches_reference_eval(student, reference):
-    ref = reference.ex4_resnet.resnet18(num_classes=10)
-    w = _random_weights(ref.state_dict(), seed=101)
-    ref.load_state_dict(w)
+    w, expected = _reference_resnet18(reference, 10, 101, 102, train=False)
     net = student.ex4_resnet.resnet18(num_classes=10)
     _assert_same_layout(
         _student_shapes(student, net), {k: tuple(v.shape) for k, v in w.items()}, "resnet18(num_classes=10)"
@@ -781,8 +790,6 @@ def test_resnet18_matches_reference_eval(student, reference):
         "statistics, on a batch of shape (2, 3, 32, 32)"
     )
     out = _call(net, x, what)
-    with torch.no_grad():
-        expected = ref.eval()(x)
     _assert_close(
         out, expected, what, _NET_RULE + "; every block is " + _BLOCK_RULE,
         _net_guesses(w, x, False), rtol=_NET_RTOL, atol=_NET_ATOL,
@@ -791,9 +798,7 @@ def test_resnet18_matches_reference_eval(student, reference):
 
 @pytest.mark.points(1)
 def test_resnet18_matches_reference_train(student, reference):
-    ref = reference.ex4_resnet.resnet18(num_classes=5)
-    w = _random_weights(ref.state_dict(), seed=111)
-    ref.load_state_dict(w)
+    w, expected = _reference_resnet18(reference, 5, 111, 112, train=True)
     net = student.ex4_resnet.resnet18(num_classes=5)
     _assert_same_layout(
         _student_shapes(student, net), {k: tuple(v.shape) for k, v in w.items()}, "resnet18(num_classes=5)"
@@ -806,8 +811,6 @@ def test_resnet18_matches_reference_train(student, reference):
         "reference's random weights, on a batch of shape (2, 3, 32, 32)"
     )
     out = _call(net, x, what)
-    with torch.no_grad():
-        expected = ref.train()(x)
     # No list of known mistakes here (each guess is a whole ResNet-18 forward pass): the eval-mode
     # test names them, and a network right in eval mode but wrong here does something else in
     # train mode (dropout, or batch norm kept in eval mode).

@@ -9,7 +9,7 @@ import pytest
 
 from autograder.manifest import load_manifest
 from autograder.results import Outcome, TestResult
-from autograder.runner import GradeInputError, _Collector, grade
+from autograder.runner import GradeInputError, ResultCollector, grade
 
 SUITE_HEAD = """
 import os, time
@@ -126,7 +126,7 @@ def result(test_id: str, outcome: Outcome = Outcome.PASSED) -> dict:
 def test_results_for_unexpected_or_repeated_ids_are_rejected():
     import json
 
-    c = _Collector(None)
+    c = ResultCollector(None)
     c.feed(json.dumps({"type": "collected", "tests": [TestResult("ex1", "t1", "t1", Outcome.ERROR, 0, 2).to_json()]}).encode())
     c.feed(json.dumps(result("forged")).encode())
     c.feed(json.dumps(result("t1")).encode())

@@ -1,0 +1,476 @@
+"""Notebook submissions: the code cells of a Jupyter notebook become the exercise modules.
+
+Many labs hand out a notebook, so ``grade check`` and ``grade batch`` accept one. The notebook is
+read as JSON (nbformat 4, at most :data:`MAX_NOTEBOOK_BYTES`) and is never executed here: its code
+cells are only copied, as text, into the exercise modules (``ex2_lenet.py``, ...), which the worker
+then imports like any other submission.
+
+Which exercise a code cell belongs to (the first rule that applies wins):
+
+1. **Tag**: the cell's tags (``metadata.tags``; Jupyter: View > Cell toolbar > Tags) name the
+   exercise: ``ex2`` or ``ex2_lenet`` (also ``exercise2``). The tag ``skip`` leaves a cell out.
+2. **Cell magic** ``%%writefile ex2_lenet.py`` (a common way to write modules from a notebook):
+   the cell's body belongs to that module (``%%writefile`` of any other file drops the cell).
+3. **Header comment**: the cell's first non-blank line is a comment naming the exercise:
+   ``# ex2``, ``# ex2_lenet.py``, ``# Exercise 2: LeNet``, ``# Ex. 2``, ``# %% ex2`` (jupytext).
+4. **Markdown heading**: a markdown cell with a heading (``#`` to ``######``) whose text starts
+   with the exercise's name (``## Exercise 2``, ``### Ex 2: LeNet``, ``## ex2_lenet``) opens a
+   section: the code cells after it belong to that exercise until a heading names another exercise
+   (headings naming no exercise, such as ``### Try it``, do not end a section). A heading naming
+   an exercise the assignment does not have (``## Exercise 9``) opens a section that is not graded.
+5. A notebook whose file name names an exercise (``ex2.ipynb``, ``ex2_lenet.ipynb``) starts in
+   that exercise's section.
+
+An exercise's name is its module's file name without ``.py`` (``ex2_lenet``) or the part before the
+first underscore (``ex2``); ``Exercise 2`` / ``Ex 2`` mean ``ex2``. Letter case does not matter.
+
+Code cells before the first cell that belongs to any exercise are **shared** (imports, set-up) and
+are prepended to every module, so ``import torch`` in the first cell works everywhere. Code cells
+after that which belong to no exercise are left out (the notes list them). A module's code runs
+when the worker imports it: keep training runs and downloads out of graded cells (tag them
+``skip``, or guard them with ``if __name__ == "__main__":``).
+
+IPython syntax is never run: line magics and shell lines (``%matplotlib inline``, ``!pip install``,
+``x = !ls``, ``model?``) are commented out; a cell starting with ``%%time``, ``%%timeit``,
+``%%capture`` or ``%%prun`` keeps its Python body without the magic; any other cell magic
+(``%%bash``, ``%%html``, ...) drops the whole cell. ``from __future__`` imports are moved to the
+top of each module. Each copied cell is preceded by a comment ``# --- lab.ipynb, cell 4 ---`` so
+tracebacks can be traced back to the notebook.
+
+Several notebooks in one submission are each converted this way; an exercise whose cells are in
+two of them is an error. A submission that also holds exercise ``.py`` files is graded from those
+files and its notebooks are reported as ignored (see :func:`stage_notebooks`). A notebook that is
+too big, not JSON, not nbformat 4, not Python or has no cell for any exercise raises
+:class:`NotebookError` with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = ["MAX_NOTEBOOK_BYTES", "NotebookError", "Cell", "Conversion", "NotebookStaging", "read_cells",
+           "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks"]
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+SKIP_TAGS = frozenset({"skip"})
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # their body is Python: keep it
+WRITEFILE_MAGICS = frozenset({"writefile", "file"})
+
+_UNKNOWN = "<unknown exercise>"  # a section or cell naming an exercise the assignment does not have
+_EXERCISE_NUMBER = re.compile(r"(?:exercise|ex)\.?\s*(\d+)(?![\w])", re.I)
+_NAME = re.compile(r"([A-Za-z_]\w*)(?:\.py)?(?![\w])")
+_LOOKS_LIKE_EXERCISE = re.compile(r"ex\d+(?:_\w*)?")
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_HEADER_COMMENT = re.compile(r"^#\s*(?:%%\s*)?(.*)$")
+_FUTURE = re.compile(r"^from\s+__future__\s+import\s+.+$")
+_SHELL_ASSIGN = re.compile(r"^[\w.,\s()\[\]]+=\s*[!%]")
+_HELP = re.compile(r"^(?:\?{1,2}[\w.]+|[\w.()\[\]]+\?{1,2})\s*$")
+
+
+class NotebookError(ValueError):
+    """A notebook cannot be converted; the message names the file and says what to do."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    number: int  # 1-based position in the notebook, as a student counts cells
+    kind: str  # "code", "markdown" or "raw"
+    source: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What one notebook gives: module file -> source (only modules with cells), and notes."""
+
+    notebook: str
+    modules: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+
+    def module(self, name: str) -> str | None:
+        return dict(self.modules).get(name)
+
+
+@dataclass(frozen=True)
+class NotebookStaging:
+    """What :func:`stage_notebooks` did with a submission's notebooks."""
+
+    converted: tuple[str, ...] = ()  # notebooks whose cells became the modules
+    ignored: tuple[str, ...] = ()  # notebooks left out because exercise .py files were there
+    notes: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+
+
+def read_cells(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> list[Cell]:
+    """The cells of the notebook at ``path`` (JSON, nbformat 4); :class:`NotebookError` if it is
+    unreadable, bigger than ``max_bytes``, malformed or not a Python notebook."""
+    path = Path(path)
+    name = path.name
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)  # never more than the cap, whatever the file claims
+    except OSError as exc:
+        raise NotebookError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise NotebookError(f"{name} is bigger than {max_bytes / 2**20:g} MB, the limit for a notebook; clear "
+                            f"its outputs (Jupyter: Edit > Clear Outputs of All Cells), save it and submit it again")
+    try:
+        notebook = json.loads(data)
+    except UnicodeDecodeError:
+        raise NotebookError(f"{name} is not a notebook: it is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"{name} is not a valid notebook: its JSON is malformed at line {exc.lineno}, "
+                            f"column {exc.colno} ({exc.msg}); open it in Jupyter and save it again") from None
+    except RecursionError:
+        raise NotebookError(f"{name} is not a valid notebook: its JSON is nested too deeply") from None
+    if not isinstance(notebook, dict):
+        raise NotebookError(f"{name} is not a valid notebook: the top level is not a JSON object")
+    version = notebook.get("nbformat")
+    if "worksheets" in notebook or (isinstance(version, int) and version < 4):
+        raise NotebookError(f"{name} is an old notebook (nbformat {version}); open it in Jupyter and save it "
+                            f"again to upgrade it to nbformat 4")
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        raise NotebookError(f"{name} is not a valid notebook: it has no \"cells\" list")
+    metadata = notebook.get("metadata")
+    language = _language(metadata) if isinstance(metadata, dict) else None
+    if language is not None and "python" not in language.lower():
+        raise NotebookError(f"{name} is a notebook for {language}, not Python; only Python notebooks can be graded")
+    return [_cell(name, number, raw) for number, raw in enumerate(cells, 1)]
+
+
+def _language(metadata: dict) -> str | None:
+    for key in ("language_info", "kernelspec"):
+        value = metadata.get(key)
+        if isinstance(value, dict):
+            language = value.get("name" if key == "language_info" else "language")
+            if isinstance(language, str) and language:
+                return language
+    return None
+
+
+def _cell(name: str, number: int, raw: object) -> Cell:
+    def bad(what: str) -> NotebookError:
+        return NotebookError(f"{name} is not a valid notebook: cell {number} {what}")
+
+    if not isinstance(raw, dict):
+        raise bad("is not a JSON object")
+    kind = raw.get("cell_type")
+    if not isinstance(kind, str):
+        raise bad("has no cell_type")
+    source = raw.get("source", "")
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        source = "".join(source)
+    if not isinstance(source, str):
+        raise bad("has a source that is neither text nor a list of lines")
+    metadata = raw.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise bad("has metadata that is not a JSON object")
+    tags = metadata.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise bad("has tags that are not a list of strings")
+    return Cell(number, kind, source.replace("\r\n", "\n").replace("\r", "\n"), tuple(tags))
+
+
+# ----------------------------------------------------------------------------------------------
+# naming exercises
+
+
+def _labels(module_names: Sequence[str]) -> dict[str, str]:
+    """label -> module file: ``ex2_lenet`` and, when no other module shares it, ``ex2``."""
+    stems = [m[:-3] if m.endswith(".py") else m for m in module_names]
+    shorts = Counter(stem.split("_", 1)[0].lower() for stem in stems)
+    labels: dict[str, str] = {}
+    for module, stem in zip(module_names, stems):
+        labels[stem.lower()] = module
+        short = stem.split("_", 1)[0].lower()
+        if shorts[short] == 1:
+            labels.setdefault(short, module)
+    return labels
+
+
+def _resolve(label: str, labels: dict[str, str]) -> str | None:
+    """The module for ``label``, :data:`_UNKNOWN` for an exercise-like name the assignment lacks,
+    None when ``label`` names no exercise."""
+    label = label.lower()
+    if label in labels:
+        return labels[label]
+    return _UNKNOWN if _LOOKS_LIKE_EXERCISE.fullmatch(label) else None
+
+
+def _named(text: str, labels: dict[str, str]) -> str | None:
+    """The exercise named at the start of ``text`` ("Exercise 2: ...", "ex2_lenet.py", "ex2")."""
+    text = text.strip().lstrip("*_` ").strip()
+    match = _EXERCISE_NUMBER.match(text)
+    if match:
+        return _resolve(f"ex{int(match.group(1))}", labels)
+    match = _NAME.match(text)
+    return _resolve(match.group(1), labels) if match else None
+
+
+def _tagged(tags: Iterable[str], labels: dict[str, str]) -> str | None:
+    for tag in tags:
+        tag = tag.strip()
+        match = re.fullmatch(r"(?:exercise|ex)[\s_-]?(\d+)", tag, re.I)
+        target = _resolve(f"ex{int(match.group(1))}" if match else tag.removesuffix(".py"), labels)
+        if target is not None:
+            return target
+    return None
+
+
+def _heading_target(markdown: str, labels: dict[str, str]) -> str | None:
+    """The exercise named by the last heading of a markdown cell that names one, or None."""
+    target = None
+    for line in markdown.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            target = _named(match.group(1), labels) or target
+    return target
+
+
+def _header_target(code: str, labels: dict[str, str]) -> str | None:
+    first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+    match = _HEADER_COMMENT.match(first)
+    return _named(match.group(1), labels) if match else None
+
+
+# ----------------------------------------------------------------------------------------------
+# IPython syntax
+
+
+def _statement_starts(lines: Sequence[str]) -> list[bool]:
+    """For each line, whether it starts a new statement (not inside brackets, a string or after a
+    backslash), so that ``% 2`` continuing an expression is not taken for a magic."""
+    starts, depth, quote, continued = [], 0, "", False
+    for line in lines:
+        starts.append(depth == 0 and not quote and not continued)
+        i, continued = 0, False
+        while i < len(line):
+            ch = line[i]
+            if quote:
+                if ch == "\\":
+                    i += 2
+                    continue
+                if line.startswith(quote, i):
+                    i, quote = i + len(quote), ""
+                    continue
+            elif ch == "#":
+                break
+            elif ch in "\"'":
+                quote = ch * 3 if line.startswith(ch * 3, i) else ch
+                i += len(quote)
+                continue
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth = max(0, depth - 1)
+            i += 1
+        if quote in ("'", '"'):  # a one-line string left open: a syntax error, not our business
+            quote = ""
+        continued = line.rstrip().endswith("\\") and not quote
+    return starts
+
+
+def _is_ipython_line(stripped: str) -> bool:
+    return (stripped.startswith(("%", "!")) or bool(_SHELL_ASSIGN.match(stripped))
+            or bool(_HELP.match(stripped)))
+
+
+def _clean(code: str) -> tuple[str, int]:
+    """``code`` with IPython lines commented out (``pass`` keeps an indented block valid), and how
+    many lines that was."""
+    lines = code.split("\n")
+    count = 0
+    for i, (line, start) in enumerate(zip(lines, _statement_starts(lines))):
+        stripped = line.strip()
+        if start and stripped and _is_ipython_line(stripped):
+            indent = line[: len(line) - len(line.lstrip())]
+            lines[i] = f"{indent}{'pass  ' if indent else ''}# [notebook: IPython syntax, not run] {stripped}"
+            count += 1
+    return "\n".join(lines), count
+
+
+def _cell_magic(code: str) -> tuple[str, str, str]:
+    """(magic name, its argument line, the body) when the cell starts with ``%%``, else ("", "", code)."""
+    lines = code.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not lines[first].lstrip().startswith("%%"):
+        return "", "", code
+    head = lines[first].strip()[2:].split(None, 1)
+    name = head[0].lower() if head else ""
+    return name, head[1] if len(head) > 1 else "", "\n".join(lines[first + 1:])
+
+
+def _writefile_target(argument: str, module_names: Sequence[str]) -> str | None:
+    words = [w for w in argument.split() if not w.startswith("-")]
+    if words:
+        file_name = words[-1].strip("\"'").replace("\\", "/").rsplit("/", 1)[-1]
+        if file_name in module_names:
+            return file_name
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# splitting
+
+
+def _numbers(cells: Sequence[int]) -> str:
+    return ("cell " if len(cells) == 1 else "cells ") + ", ".join(str(n) for n in cells)
+
+
+def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: str = "notebook.ipynb") -> Conversion:
+    """Assign ``cells`` to the exercise modules by the rules of this module; pure (no files)."""
+    labels = _labels(module_names)
+    section = _named(Path(notebook).stem, labels)
+    section = section if section != _UNKNOWN else None
+    started = section is not None
+    shared: list[tuple[int, str]] = []
+    chunks: dict[str, list[tuple[int, str]]] = {m: [] for m in module_names}
+    outside, unknown, magic_lines, dropped_magic, skipped = [], [], [], [], []
+    for cell in cells:
+        if cell.kind == "markdown":
+            target = _heading_target(cell.source, labels)
+            if target is not None:
+                section, started = target, True
+            continue
+        if cell.kind != "code" or not cell.source.strip():
+            continue
+        if SKIP_TAGS & {t.strip().lower() for t in cell.tags}:
+            skipped.append(cell.number)
+            continue
+        magic, argument, body = _cell_magic(cell.source)
+        target = _tagged(cell.tags, labels)
+        if magic in WRITEFILE_MAGICS:  # the file it writes decides, whatever the tags say
+            target = _writefile_target(argument, module_names)
+            if target is None:
+                dropped_magic.append(f"%%{magic} {argument.strip()} (cell {cell.number})")
+                continue
+        elif magic and magic not in PYTHON_CELL_MAGICS:
+            dropped_magic.append(f"%%{magic} (cell {cell.number})")
+            continue
+        target = target or _header_target(body, labels)
+        if target is None:
+            target = section
+        else:
+            started = True
+        if target is None and started:
+            outside.append(cell.number)
+            continue
+        if target == _UNKNOWN:
+            unknown.append(cell.number)
+            continue
+        code, count = _clean(body)
+        if count:
+            magic_lines.append(cell.number)
+        (shared if target is None else chunks[target]).append((cell.number, code))
+
+    modules = []
+    for module in module_names:
+        if chunks[module]:
+            modules.append((module, _assemble(notebook, module, shared, chunks[module])))
+    notes = []
+    if shared and modules:
+        notes.append(f"{notebook}: shared by every module: {_numbers([n for n, _ in shared])} (before the first "
+                     f"exercise)")
+    for module in module_names:
+        if chunks[module]:
+            notes.append(f"{notebook}: {module} from {_numbers([n for n, _ in chunks[module]])}")
+    if outside:
+        notes.append(f"{notebook}: not graded: {_numbers(outside)} (after the first exercise but in none)")
+    if unknown:
+        notes.append(f"{notebook}: not graded: {_numbers(unknown)} (for an exercise this assignment does not "
+                     f"have)")
+    if skipped:
+        notes.append(f"{notebook}: not graded: {_numbers(skipped)} (tagged skip)")
+    if magic_lines:
+        notes.append(f"{notebook}: IPython magics and shell lines commented out (never run) in "
+                     f"{_numbers(magic_lines)}")
+    if dropped_magic:
+        notes.append(f"{notebook}: not graded: {', '.join(dropped_magic)} (a cell magic that is not Python)")
+    return Conversion(notebook, tuple(modules), tuple(notes))
+
+
+def _assemble(notebook: str, module: str, shared: list[tuple[int, str]], own: list[tuple[int, str]]) -> str:
+    future: list[str] = []
+    parts = [f"# {module}: generated by the autograder from the code cells of {notebook}\n"
+             f"# (the shared cells first, then this exercise's cells, in notebook order).\n"]
+    for label, chunk in [("shared", c) for c in shared] + [("", c) for c in own]:
+        number, code = chunk
+        lines = code.split("\n")
+        for i, (line, start) in enumerate(zip(lines, _statement_starts(lines))):
+            if start and _FUTURE.match(line):
+                if line.strip() not in future:
+                    future.append(line.strip())
+                lines[i] = f"# [notebook: moved to the top] {line}"
+        parts.append(f"# --- {notebook}, cell {number}{' (shared)' if label else ''} ---\n"
+                     + "\n".join(lines).rstrip() + "\n")
+    head = "\n".join(future) + "\n" if future else ""
+    return parts[0] + head + "\n" + "\n".join(parts[1:])
+
+
+# ----------------------------------------------------------------------------------------------
+# files
+
+
+def find_notebooks(folder: Path) -> list[Path]:
+    """The notebooks at the top of ``folder`` (plain files, not links, not hidden), by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix == ".ipynb" and not p.name.startswith(".")
+                  and p.is_file() and not p.is_symlink())
+
+
+def notebook_to_modules(paths: Path | Sequence[Path], module_names: Sequence[str], into: Path,
+                        max_bytes: int = MAX_NOTEBOOK_BYTES) -> list[str]:
+    """Write the exercise modules that the notebook(s) at ``paths`` hold into ``into`` (read-only
+    files); returns notes saying which cells went where. Raises :class:`NotebookError` (naming
+    the file) for a bad notebook, two notebooks holding one exercise, or no exercise at all."""
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    conversions = [split_cells(read_cells(p, max_bytes), module_names, p.name) for p in paths]
+    owner: dict[str, str] = {}
+    for conv in conversions:
+        for module, _source in conv.modules:
+            if module in owner:
+                raise NotebookError(f"{owner[module]} and {conv.notebook} both hold cells for {module}; "
+                                    f"submit each exercise in one notebook only")
+            owner[module] = conv.notebook
+    if not owner:
+        names = ", ".join(p.name for p in paths)
+        raise NotebookError(f"{names}: no code cell belongs to an exercise; tag the cells (e.g. ex2 or "
+                            f"ex2_lenet), start them with a comment such as `# ex2`, or put them under a "
+                            f"markdown heading such as `## Exercise 2`")
+    into = Path(into)
+    into.mkdir(parents=True, exist_ok=True)
+    for conv in conversions:
+        for module, source in conv.modules:
+            target = into / module
+            target.write_text(source, encoding="utf-8")
+            target.chmod(0o444)
+    notes = [note for conv in conversions for note in conv.notes]
+    missing = [m for m in module_names if m not in owner]
+    if missing:
+        notes.append(f"no notebook cell for {', '.join(missing)}")
+    return notes
+
+
+def stage_notebooks(submission: Path, module_names: Sequence[str], into: Path) -> NotebookStaging:
+    """The notebook rule of a submission folder: with no exercise ``.py`` file at its top, its
+    notebooks are converted into ``into``; with one, they are ignored (and reported so)."""
+    submission = Path(submission)
+    notebooks = find_notebooks(submission)
+    if not notebooks:
+        return NotebookStaging()
+    names = tuple(p.name for p in notebooks)
+    if any((submission / m).is_file() and not (submission / m).is_symlink() for m in module_names):
+        return NotebookStaging(ignored=names, notes=(f"{', '.join(names)} ignored: the submission's exercise "
+                                                     f".py files are graded instead",))
+    return NotebookStaging(converted=names, notes=tuple(notebook_to_modules(notebooks, module_names, into)))
