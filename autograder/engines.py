@@ -154,13 +154,13 @@ def _grade_on_dask_worker(task: GradeTask) -> Report:
 class DaskGrader:
     """Sends one task per submission to the Dask scheduler at ``address``."""
 
-    def __init__(self, address: str, on_note: Callable[[str], None] | None = None):
+    def __init__(self, address: str, on_note: Callable[[str], None] | None = None, timeout: float = 20.0):
         try:
             from distributed import Client
         except ImportError as exc:
             raise ClusterError("--cluster needs Dask: pip install 'cnn-autograder[cluster]'") from exc
         try:
-            self.client = Client(address, timeout="20s")
+            self.client = Client(address, timeout=f"{timeout}s")
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         self.on_note = on_note or (lambda _text: None)

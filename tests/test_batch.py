@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,40 +11,11 @@ import time
 
 import pytest
 
+from hostile import HOSTILE_EXPECTED, add_hostile, make_base
+
 from autograder.batch import BatchOptions, RowStatus, grade_batch
 
 EXERCISES = ("ex1", "ex2")
-FORWARD = "        x = self.pool(F.relu(self.conv1(x)))"
-
-HOSTILE = {  # student -> (module, text inserted after FORWARD or appended at module level)
-    "hang": ("ex2_lenet.py", "        while True:\n            pass\n"),
-    "segfault": ("ex2_lenet.py", "        import ctypes\n        ctypes.string_at(0)\n"),
-    "memory": ("ex2_lenet.py", "        hoard = bytearray(8 * 2**30)\n"),
-    "flood": ("ex2_lenet.py", "        print('x' * 2**20)\n"),
-    "disk": ("ex2_lenet.py", "        fill = open('fill.bin', 'wb')\n        for _ in range(4096):\n"
-                             "            fill.write(bytes(2**20))\n"),
-    "osexit": ("ex2_lenet.py", None),  # os._exit(0) at import
-}
-
-
-def make_base(root, repo):
-    shutil.copytree(repo / "solutions", root / "ref", ignore=shutil.ignore_patterns("ex[3-6]*"))
-    shutil.copytree(repo / "examples" / "partial", root / "partial")
-    shutil.copytree(repo / "examples" / "broken", root / "broken")
-    (root / "nothing").mkdir()
-
-
-def add_hostile(root, repo):
-    for student, (module, text) in HOSTILE.items():
-        shutil.copytree(repo / "solutions", root / student, ignore=shutil.ignore_patterns("ex[3-6]*"))
-        path = root / student / module
-        source = path.read_text()
-        if text is None:
-            source += "\nimport os\nos._exit(0)\n"
-        else:
-            assert source.count(FORWARD) == 1
-            source = source.replace(FORWARD, text + FORWARD)
-        path.write_text(source)
 
 
 def rows_of(out):
@@ -78,9 +48,7 @@ def test_hostile_submissions_get_their_own_rows_and_leave_the_others_identical(t
     assert table["ref"]["total"] == "40" and table["ref"]["status"] == "graded"
     assert table["nothing"]["status"] == "unreadable" and "no exercise module" in table["nothing"]["reason"]
     assert "SyntaxError" in table["broken"]["reason"] and "conftest.py" in table["broken"]["reason"]
-    expected = {"hang": "timeout", "segfault": "segmentation fault", "memory": "MemoryError",
-                "disk": "File too large", "osexit": "exit code 0"}
-    for student, phrase in expected.items():
+    for student, phrase in HOSTILE_EXPECTED.items():
         row = table[student]
         assert row["ex1"] == "20" and float(row["ex2"]) < 20, row
         assert phrase in row["reason"], (student, row["reason"])
