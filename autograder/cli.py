@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import os
 import sys
 from pathlib import Path
@@ -13,46 +12,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autograder.manifest import Manifest, ManifestError, find_manifest, load_manifest
+from autograder.cli_common import ExitCode, ManifestOpt, Profile, err, error, load_manifest_or_exit
+from autograder.cli_more import data_app, export_app
+from autograder.engines import SERVER_MIN_SUBMISSIONS, Engine
 from autograder.mutants import MutantError
-from autograder.reporters import Format, live_line, render
+from autograder.platforms import SubmissionContext
+from autograder.reporters import Format, OutputError, live_line, pair_outputs, write_reports
 from autograder.runner import GradeInputError, grade
 from autograder.similarity import DEFAULT_THRESHOLD
 
 app = typer.Typer(help="Grade CNN image-classification exercises with isolated, hidden test suites.",
                   no_args_is_help=True, add_completion=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def error(message: str) -> None:
-    """An error message on stderr (markup-safe: paths and hints may hold [brackets])."""
-    err.print(f"[red]error:[/] {escape(message)}")
-
-
-class Profile(str, enum.Enum):
-    auto = "auto"
-    cpu = "cpu"
-    gpu = "gpu"
-
-
-class ExitCode(enum.IntEnum):
-    OK = 0  # every graded test passed / every verify check held
-    TESTS_FAILED = 1  # some test failed (the student's code), or a verify check failed
-    USAGE = 2  # bad command line, missing folder, malformed manifest
-    GRADER_ERROR = 3  # the grader itself failed (a broken hidden test, a crashed test process)
-
-
-def _manifest(manifest: Optional[Path], *starts: Path) -> Manifest:
-    try:
-        return load_manifest(manifest if manifest is not None else find_manifest(*starts))
-    except ManifestError as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE)
-
-
-ManifestOpt = Annotated[Optional[Path], typer.Option(
-    "--manifest", help="assignment.toml to use (default: found next to or above the tests folder).",
-    exists=True, dir_okay=False)]
+app.add_typer(data_app, name="data")
+app.add_typer(export_app, name="export")
 
 
 @app.command()
@@ -61,13 +33,19 @@ def check(
         help="Exercises to grade, e.g. ex1 ex2 (names from the manifest).", show_default=False)] = None,
     all_: Annotated[bool, typer.Option("--all", help="Grade every exercise of the manifest.")] = False,
     submission: Annotated[Path, typer.Option(
-        help="Folder holding the exercise modules (only those files are used).",
-        exists=True, file_okay=False)] = Path("."),
+        help="Folder holding the exercise modules (only those files are used), or a .ipynb notebook.",
+        exists=True)] = Path("."),
     tests: Annotated[Optional[Path], typer.Option(
         help="Test suite folder (default: SUBMISSION/tests, the public tests; point it at "
              "grading_tests for the hidden suites).", file_okay=False)] = None,
     manifest: ManifestOpt = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    format: Annotated[Optional[list[Format]], typer.Option(
+        "--format", "-f", help="Output format; repeat it with one --output each to write several from one "
+                               "grading run (junit, markdown, classroom and classroom50 are for CI).",
+        show_default="text")] = None,
+    output: Annotated[Optional[list[Path]], typer.Option(
+        "--output", "-o", dir_okay=False, help="Write the matching --format (same order) to this file "
+                                               "instead of stdout; - is stdout.", show_default=False)] = None,
     profile: Annotated[Profile, typer.Option(
         help="Accuracy profile: cpu (LeNet, minutes on a laptop), gpu (all models), auto = gpu when CUDA "
              "is available.")] = Profile.auto,
@@ -85,8 +63,14 @@ def check(
     if not tests.is_dir():
         error(f"tests folder not found: {tests} (pass --tests)")
         raise typer.Exit(ExitCode.USAGE)
-    man = _manifest(manifest, tests, submission)
-    live = Console(stderr=True, highlight=False) if format is Format.text and sys.stderr.isatty() else None
+    try:
+        outputs = pair_outputs(format or [], output or [])
+    except OutputError as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE)
+    man = load_manifest_or_exit(manifest, tests, submission)
+    text_on_stdout = any(f is Format.text and str(p) == "-" for f, p in outputs)
+    live = Console(stderr=True, highlight=False) if text_on_stdout and sys.stderr.isatty() else None
     try:
         report = grade(submission, tests, man, None if all_ else exercises,
                        on_result=(lambda t: live.print(live_line(t))) if live else None,
@@ -96,7 +80,11 @@ def check(
         raise typer.Exit(ExitCode.USAGE)
     if live:
         live.print()
-    render(report, format, sys.stdout)
+    try:
+        write_reports(report, outputs, SubmissionContext.from_env(os.environ, man.name))
+    except OSError as exc:
+        error(f"cannot write the report: {exc}")
+        raise typer.Exit(ExitCode.USAGE)
     if report.has_grader_error:
         raise typer.Exit(ExitCode.GRADER_ERROR)
     raise typer.Exit(ExitCode.OK if report.all_passed else ExitCode.TESTS_FAILED)
@@ -112,7 +100,7 @@ def verify(
     """Prove the suites: solutions score 100%, the template 0, every mutant loses points."""
     from autograder.verify import verify as run_verify
 
-    man = _manifest(manifest, Path.cwd())
+    man = load_manifest_or_exit(manifest, Path.cwd())
     try:
         checks = run_verify(man, jobs=jobs, exercises=exercises, on_check=lambda c: err.print(
             f"  {'[green]ok[/]' if c.ok else '[red]FAIL[/]'} {c.subject} ({c.suite})"))
@@ -132,6 +120,46 @@ def verify(
 
 
 @app.command()
+def assign(
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", file_okay=False, help="Folder to write the template into (default: the manifest's template "
+                                       "folder, e.g. student_template).", show_default=False)] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing: list the files where the template (or --out) differs from what would "
+                        "be generated and exit 1, or exit 0 when it is current (run it in CI).")] = False,
+    manifest: ManifestOpt = None,
+) -> None:
+    """Build the student template from the solutions: stubs, manifest, CI workflow, public tests, README."""
+    from autograder.assign import AssignError, check_template, write_template
+
+    man = load_manifest_or_exit(manifest, Path.cwd())
+    try:
+        if check:
+            differences = check_template(man, out)
+        else:
+            result = write_template(man, out)
+    except AssignError as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE)
+    folder = out if out is not None else man.template
+    if check:
+        for difference in differences:
+            print(difference)
+        if differences:
+            error(f"{folder} differs from what `grade assign` generates ({len(differences)} files): run "
+                  f"`grade assign` and commit the result")
+            raise typer.Exit(ExitCode.TESTS_FAILED)
+        print(f"{folder} is up to date with the solutions and the manifest")
+        raise typer.Exit(ExitCode.OK)
+    for rel in result.written:
+        print(f"wrote {folder / rel}")
+    print(f"{folder}: {len(result.written)} files written, {len(result.unchanged)} unchanged")
+    for rel in result.extra:
+        err.print(f"[yellow]warning:[/] {escape(str(folder / rel))} is not part of the template: students "
+                  f"would receive it (remove it unless you mean to)")
+
+
+@app.command()
 def batch(
     submissions: Annotated[Path, typer.Argument(
         help="Folder with one folder or zip per student, or an LMS export (a zip of zips).", exists=True)],
@@ -148,14 +176,22 @@ def batch(
     profile: Annotated[Profile, typer.Option(help="Accuracy profile (cpu, gpu, auto).")] = Profile.auto,
     data_dir: Annotated[Optional[Path], typer.Option(
         "--data-dir", envvar="CIFAR10_DIR", file_okay=False, help="CIFAR-10 for the accuracy tests.")] = None,
+    engine: Annotated[Engine, typer.Option(
+        help="server: fork every submission's test process from one warm server (it grades the reference "
+             "once first); fresh: a new process per submission; auto: server from "
+             f"{SERVER_MIN_SUBMISSIONS} submissions on.")] = Engine.auto,
+    cluster: Annotated[Optional[str], typer.Option(
+        help="Dask scheduler address (tcp://host:8786): grade there; workers need the same paths. "
+             "Needs pip install 'cnn-autograder[cluster]'.")] = None,
 ) -> None:
     """Grade every submission in SUBMISSIONS in parallel; re-runs grade only what changed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from autograder.batch import BatchOptions, RowStatus, grade_batch
+    from autograder.engines import ClusterError
     from autograder.submissions import SubmissionError
 
-    man = _manifest(manifest, Path.cwd()).with_limits(call_seconds=call_seconds, test_seconds=test_seconds,
+    man = load_manifest_or_exit(manifest, Path.cwd()).with_limits(call_seconds=call_seconds, test_seconds=test_seconds,
                                                      memory_mb=memory_mb)
     suite = tests or man.hidden_tests
     if suite is None:
@@ -166,7 +202,7 @@ def batch(
         error(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(man.names)}")
         raise typer.Exit(ExitCode.USAGE)
     options = BatchOptions(tests=suite, exercises=tuple(exercises or man.names), jobs=jobs,
-                           profile=profile.value, data_dir=data_dir)
+                           profile=profile.value, data_dir=data_dir, engine=engine, cluster=cluster)
     with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   TextColumn("{task.fields[last]}"), console=err, transient=False) as progress:
         task = progress.add_task("batch", total=None, last="")
@@ -174,8 +210,9 @@ def batch(
             rows = grade_batch(submissions, out, man, options,
                                on_start=lambda n: progress.update(task, total=n),
                                on_row=lambda r: progress.update(task, advance=1, last=f"{r.student}: {r.status.value}"
-                                                                + (" (cached)" if r.cached else "")))
-        except SubmissionError as exc:
+                                                                + (" (cached)" if r.cached else "")),
+                               on_note=lambda text: progress.console.print(f"[dim]{escape(text)}[/]"))
+        except (SubmissionError, ClusterError) as exc:
             error(str(exc))
             raise typer.Exit(ExitCode.USAGE)
     counts = {s: sum(r.status is s for r in rows) for s in RowStatus}
@@ -204,7 +241,7 @@ def similarity(
     """Flag pairs of submissions whose exercise code is suspiciously similar (starter code excluded)."""
     from autograder.similarity import SimilarityError, SimilarityUnavailable, find_similar
 
-    man = _manifest(manifest, Path.cwd())
+    man = load_manifest_or_exit(manifest, Path.cwd())
     try:
         report = find_similar(submissions, man, out, threshold)
     except (SimilarityError, SimilarityUnavailable) as exc:
@@ -223,47 +260,6 @@ def similarity(
           f"flagged; {len(report.skipped)} module files or submissions not compared (listed in the report)")
     print(f"report: {report.html}  all pairs: {report.csv}")
     raise typer.Exit(ExitCode.OK)
-
-
-data_app = typer.Typer(help="Find, download and cache CIFAR-10 for the accuracy tests.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-
-DataDirOpt = Annotated[Optional[Path], typer.Option(
-    "--data-dir", help="CIFAR-10 folder (default: the CIFAR10_DIR environment variable).", file_okay=False)]
-CacheDirOpt = Annotated[Optional[Path], typer.Option(
-    "--cache-dir", help="Where decoded tensors are cached (default: ~/.cache/cnn-autograder).", file_okay=False)]
-
-
-@data_app.command("info")
-def data_info(data_dir: DataDirOpt = None, cache_dir: CacheDirOpt = None) -> None:
-    """Say where CIFAR-10 was looked for, which layout was found, and whether it is cached."""
-    from autograder.data import DataError, data_dir_from_env, describe
-
-    root = data_dir or data_dir_from_env()
-    if root is None:
-        err.print("[red]error:[/] no data folder given: pass --data-dir or set CIFAR10_DIR")
-        raise typer.Exit(ExitCode.USAGE)
-    try:
-        for line in describe(root, cache_dir):
-            print(line)
-    except DataError as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE)
-
-
-@data_app.command("download")
-def data_download(root: Annotated[Path, typer.Option(
-        "--root", help="Folder to download into (torchvision's layout; checksums verified).",
-        file_okay=False)]) -> None:
-    """Download CIFAR-10 with torchvision (MD5-verified) into ROOT."""
-    from autograder.data import DataError, download
-
-    try:
-        source = download(root)
-    except DataError as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.GRADER_ERROR)
-    print(f"CIFAR-10 ready: {source.layout.value} at {source.root}")
 
 
 if __name__ == "__main__":  # pragma: no cover

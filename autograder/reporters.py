@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import TextIO
+import os
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 
+from autograder.platforms import (SubmissionContext, render_classroom, render_classroom50, render_junit,
+                                  render_markdown)
 from autograder.results import Outcome, Report, TestResult
 
-__all__ = ["Format", "render", "render_json", "render_text", "live_line"]
+__all__ = ["Format", "OutputError", "render", "render_json", "render_text", "live_line", "pair_outputs",
+           "write_reports", "STDOUT"]
+
+STDOUT = Path("-")
 
 _STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.ERROR: "red",
           Outcome.NOT_IMPLEMENTED: "yellow", Outcome.TIMEOUT: "red", Outcome.NOT_GRADED: "dim"}
@@ -20,6 +28,14 @@ _STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.ERROR: "red",
 class Format(str, enum.Enum):
     text = "text"
     json = "json"
+    junit = "junit"  # JUnit XML
+    markdown = "markdown"  # for $GITHUB_STEP_SUMMARY
+    classroom = "classroom"  # GitHub Classroom runner results, <exercise>=<base64> lines for $GITHUB_OUTPUT
+    classroom50 = "classroom50"  # Classroom 50's result.json
+
+
+class OutputError(ValueError):
+    """The --format/--output pairs do not match up."""
 
 
 def render_json(report: Report, out: TextIO) -> None:
@@ -60,8 +76,46 @@ def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
                   f"[dim]({report.duration:.1f} s)[/]")
 
 
-def render(report: Report, fmt: Format, out: TextIO) -> None:
+def render(report: Report, fmt: Format, out: TextIO, context: SubmissionContext | None = None) -> None:
+    """Write ``report`` in ``fmt``; ``context`` names the submission for classroom50 (default: from
+    the environment, see :meth:`SubmissionContext.from_env`)."""
     if fmt is Format.json:
         render_json(report, out)
+    elif fmt is Format.junit:
+        render_junit(report, out)
+    elif fmt is Format.markdown:
+        render_markdown(report, out)
+    elif fmt is Format.classroom:
+        render_classroom(report, out)
+    elif fmt is Format.classroom50:
+        render_classroom50(report, out, context or SubmissionContext.from_env(os.environ, "assignment"))
     else:
         render_text(report, out)
+
+
+def pair_outputs(formats: Sequence[Format], outputs: Sequence[Path]) -> list[tuple[Format, Path]]:
+    """Pair the i-th --format with the i-th --output; one format alone may go to stdout (``-``)."""
+    formats = list(formats) or [Format.text]
+    if not outputs:
+        if len(formats) > 1:
+            raise OutputError("several --format need one --output each, in the same order (- for stdout)")
+        return [(formats[0], STDOUT)]
+    if len(outputs) != len(formats):
+        raise OutputError(f"{len(formats)} --format but {len(outputs)} --output: give one --output per "
+                          f"--format, in the same order (- for stdout)")
+    files = [str(p) for p in outputs if p != STDOUT]
+    if len(files) != len(set(files)) or len(outputs) - len(files) > 1:
+        raise OutputError("each --output must be a different file, and at most one may be - (stdout)")
+    return list(zip(formats, outputs))
+
+
+def write_reports(report: Report, pairs: Sequence[tuple[Format, Path]],
+                  context: SubmissionContext | None = None) -> None:
+    """Render ``report`` once per (format, path) pair; the path ``-`` is stdout."""
+    for fmt, path in pairs:
+        if path == STDOUT:
+            render(report, fmt, sys.stdout, context)
+            continue
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as out:
+            render(report, fmt, out, context)

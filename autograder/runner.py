@@ -49,9 +49,18 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
     next to exercise .py files, ...). A submission with notebooks and no exercise module has them
     converted (:mod:`autograder.notebooks`; a bad notebook is a :class:`GradeInputError`); what the
     conversion did is appended to ``notes``."""
-    from autograder.notebooks import NotebookError, stage_notebooks  # notebook submissions
+    from autograder.notebooks import NotebookError, notebook_to_modules, stage_notebooks
 
     into.mkdir(parents=True, exist_ok=True)
+    if submission.is_file():  # a bare notebook: its code cells are the submission
+        try:
+            converted = notebook_to_modules([submission], manifest.modules, into)
+        except NotebookError as exc:
+            raise GradeInputError(str(exc)) from None
+        if notes is not None:
+            notes.extend(converted)
+        os.chmod(into, 0o555)
+        return []
     wanted = set(manifest.modules)
     for name in wanted:
         src = submission / name
@@ -102,8 +111,9 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     ``server`` (:class:`autograder.server.GradingServer`, for the same ``tests``) the trusted test
     process is forked from it instead of started fresh."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
-    if not submission.is_dir():
-        raise GradeInputError(f"submission folder not found: {submission}")
+    if not (submission.is_dir() or (submission.is_file() and submission.suffix == ".ipynb")):
+        raise GradeInputError(f"submission not found: {submission} (a folder with the exercise modules, "
+                              "or a .ipynb notebook)")
     if not tests.is_dir():
         raise GradeInputError(f"tests folder not found: {tests}")
     selected = tuple(exercises) if exercises else manifest.names
@@ -115,7 +125,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
 
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
     try:
-        ignored = stage_modules(submission, manifest, scratch / "modules")
+        notes: list[str] = []
+        ignored = stage_modules(submission, manifest, scratch / "modules", notes)
         (scratch / "work").mkdir()
         chosen = [manifest.exercise(e) for e in selected]
         read_fd, write_fd = os.pipe()
@@ -153,6 +164,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     meta = {"submission": str(submission), "tests": str(tests), "visibility": visibility.value}
     if ignored:
         meta["ignored_files"] = ", ".join(ignored)
+    if notes:
+        meta["notebook"] = "; ".join(notes)[:2000]
     return replace(report, grader_errors=tuple(grader_errors), duration=time.monotonic() - started,
                    not_run=_not_run(report, visibility, selected), meta=meta)
 

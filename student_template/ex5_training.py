@@ -131,7 +131,7 @@ def train_one_epoch(
 
     - The model is in train mode during the epoch (``model.train()`` first).
     - For every batch, in this order: move inputs and labels to ``device`` (``.to(device)``),
-      ``optimizer.zero_grad()``, forward, loss, ``loss.backward()``, ``optimizer.step()``.
+      ``optimizer.zero_grad()``, forward, loss, ``loss.backward()``, the optimizer's ``step()``.
       Gradients must never accumulate from one batch to the next (zeroing right after the step
       works too). After the epoch the weights equal those of the same SGD steps computed by the
       grader, with momentum and weight decay, batch norm included.

@@ -75,7 +75,7 @@ def resnet18_transfer(num_classes: int, weights=None, finetune: str = "fc") -> n
     # TODO:
     #   1. check finetune: raise ValueError (saying which values are allowed) unless it is one
     #      of FINETUNE_CHOICES. Checking first saves building a model for nothing.
-    #   2. model = models.resnet18(weights=weights)
+    #   2. model = models.resnet18(weights=...), handing the argument on as it is
     #   3. freeze every parameter of model.
     #   4. if finetune == "layer4": make every parameter of model.layer4 trainable again.
     #   5. replace the head: model.fc = nn.Linear(512, num_classes)  (512 is model.fc.in_features)

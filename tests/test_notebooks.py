@@ -295,6 +295,17 @@ def test_a_notebook_of_the_solutions_gets_full_marks(tmp_path, repo, manifest):
     assert not report.grader_errors, report.grader_errors
     assert report.score == report.max_score == 40, [(t.name, t.outcome, t.feedback) for t in report.tests]
     assert "ignored_files" not in report.meta
+    assert "ex1_shapes.py from cell" in report.meta["notebook"]  # what went where, for the student
+
+
+def test_grade_check_takes_a_notebook_file(tmp_path, repo):
+    path = solution_notebook(repo, tmp_path / "lab.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "check", "ex1", "--submission", str(path),
+                           "--tests", str(repo / "grading_tests"), "-f", "json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["score"] == report["max_score"] == 20 and "ex1_shapes.py" in report["meta"]["notebook"]
 
 
 def test_batch_grades_a_bare_notebook_and_gives_a_broken_one_its_own_row(tmp_path, repo, manifest):

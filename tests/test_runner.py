@@ -113,7 +113,7 @@ def test_a_broken_hidden_test_is_a_grader_error_not_the_students(tmp_path):
 
 
 def test_bad_requests_are_input_errors(tmp_path, manifest, repo):
-    with pytest.raises(GradeInputError, match="submission folder not found"):
+    with pytest.raises(GradeInputError, match="submission not found"):
         grade(tmp_path / "nope", repo / "grading_tests", manifest)
     with pytest.raises(GradeInputError, match="unknown exercise ex9"):
         grade(repo / "solutions", repo / "grading_tests", manifest, ["ex9"])

@@ -1,0 +1,140 @@
+"""Batch throughput: the warm grading server vs one fresh test process per submission.
+
+Grades the same generated batch twice in one run, ``--jobs`` at a time, with the hidden suites:
+``--engine fresh`` (a new ``python -I -m autograder.trusted`` process, which is pytest.main plus the
+worker zygote, per submission: the interpreter, torch, pytest, hypothesis, the suites and the
+reference loaded every time) and ``--engine server`` (forked from one warm server, its warm-up
+included in the time). Prints submissions per minute, the ratio, and the peak memory of the whole
+process tree (PSS: pages shared by forked processes counted once, split between them; RSS summed
+for comparison), sampled every 0.2 s.
+
+    python benchmarks/bench_batch.py --count 8 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autograder.batch import BatchOptions, grade_batch  # noqa: E402
+from autograder.engines import Engine  # noqa: E402
+from autograder.manifest import load_manifest  # noqa: E402
+from autograder.mutants import load_mutants, materialize  # noqa: E402
+
+
+def make_batch(root: Path, count: int, manifest) -> None:
+    """A realistic mix: correct (two styles), partly wrong (mutants, examples/partial), broken, untouched."""
+    mutants = load_mutants(manifest.mutants)
+    kinds = ["solutions", "correct", "mutant", "partial", "mutant", "broken", "solutions", "template"]
+    for i in range(count):
+        kind, folder = kinds[i % len(kinds)], root / f"student-{i:03d}"
+        if kind == "solutions":
+            shutil.copytree(REPO / "solutions", folder)
+        elif kind == "template":
+            shutil.copytree(REPO / "student_template", folder, ignore=shutil.ignore_patterns("tests", ".github"))
+        elif kind == "mutant":
+            materialize(mutants[(i * 7) % len(mutants)], manifest.solutions, folder)
+        else:
+            shutil.copytree(REPO / "examples" / kind, folder)
+        for py in folder.glob("ex*.py"):  # distinct content: no two students share a cache entry
+            py.write_text(f"# student {i}\n" + py.read_text())
+
+
+def _tree(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents.setdefault(int(fh.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = [pid], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) in kB of one process, (0, 0) when it is gone."""
+    pss = rss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+    except OSError:
+        pass
+    return pss, rss
+
+
+class PeakMemory:
+    def __init__(self):
+        self.pss = self.rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            totals = [_memory_kb(p) for p in _tree(os.getpid())]
+            self.pss = max(self.pss, sum(t[0] for t in totals))
+            self.rss = max(self.rss, sum(t[1] for t in totals))
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run(engine: Engine, subs: Path, out: Path, manifest, jobs: int) -> tuple[float, PeakMemory, list]:
+    options = BatchOptions(tests=manifest.hidden_tests, exercises=manifest.names, jobs=jobs, engine=engine)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        rows = grade_batch(subs, out, manifest, options)
+        seconds = time.perf_counter() - start
+    return seconds, memory, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=8, help="submissions in the generated batch")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="submissions graded at once")
+    args = parser.parse_args()
+    manifest = load_manifest(REPO / "assignments" / "assignment.toml")
+    os.environ.pop("CIFAR10_DIR", None)  # accuracy training is not what this measures
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        subs = Path(tmp) / "subs"
+        subs.mkdir()
+        make_batch(subs, args.count, manifest)
+        print(f"{args.count} submissions, all six exercises, hidden suites, --jobs {args.jobs}, "
+              f"{os.cpu_count()} cores")
+        results = {}
+        for engine in (Engine.fresh, Engine.server):
+            seconds, memory, rows = run(engine, subs, Path(tmp) / f"out-{engine.value}", manifest, args.jobs)
+            results[engine] = (seconds, rows)
+            print(f"  {engine.value:6s}: {seconds:7.1f} s  {args.count / seconds * 60:6.1f} submissions/min  "
+                  f"peak memory {memory.pss / 1024:7.0f} MB PSS ({memory.rss / 1024:7.0f} MB RSS summed)")
+        fresh, server = results[Engine.fresh], results[Engine.server]
+        same = [(r.student, r.total) for r in fresh[1]] == [(r.student, r.total) for r in server[1]]
+        print(f"  ratio (server vs fresh submissions/min): {fresh[0] / server[0]:.2f}x; "
+              f"same points for every student: {same}")
+
+
+if __name__ == "__main__":
+    main()
