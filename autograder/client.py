@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import os
 import select
-import shutil
 import signal
 import socket
 import time
@@ -20,7 +19,6 @@ from typing import Any, Callable
 from autograder.errors import (ProtocolError, StudentAttributeError, StudentError, StudentImportError,
                                StudentNotImplemented, WorkerDied, WorkerTimeout)
 from autograder.protocol import Limits, decode, encode, recv_frame, send_frame
-from autograder.worker import worker_home
 from autograder.zygote import Zygote
 
 __all__ = ["WorkerClient"]
@@ -33,15 +31,15 @@ _SIGNALS = {signal.SIGKILL: "was killed (SIGKILL), usually for using too much me
 
 class WorkerClient:
     def __init__(self, zygote: Zygote, call_seconds: float, test_seconds: float,
-                 limits: Limits = Limits(), output_bytes: int = 4096, scratch_dir: str | None = None):
-        self.zygote = zygote
-        self.scratch_dir = scratch_dir  # where the worker's private folder is removed from on close
+                 limits: Limits = Limits(), output_bytes: int = 4096):
+        self.zygote = zygote  # it also removes each worker's private folder when it reaps it
         self.call_seconds = call_seconds
         self.test_seconds = test_seconds
         self.limits = limits
         self.deadline = time.monotonic() + test_seconds
         self.sock: socket.socket | None = None
         self.pid = 0
+        self.oom_kills = 0  # the zygote's cgroup count when this worker started
         self.out_fd = -1
         self.output = collections.deque(maxlen=output_bytes)  # tail of the student's prints
         self.dead: WorkerDied | None = None
@@ -52,6 +50,7 @@ class WorkerClient:
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()
+        self.oom_kills = self.zygote.oom_kills()
         try:
             self.pid = self.zygote.spawn(theirs.fileno(), write_fd)
         finally:
@@ -68,8 +67,6 @@ class WorkerClient:
                 self.zygote.wait(self.pid, timeout=1.0)
             except (OSError, RuntimeError, ValueError):
                 pass
-            if self.scratch_dir:
-                shutil.rmtree(worker_home(self.scratch_dir, self.pid), ignore_errors=True)
             self.pid = 0
         if self.sock is not None:
             self.sock.close()
@@ -79,10 +76,11 @@ class WorkerClient:
             self.out_fd = -1
 
     def _kill(self) -> None:
-        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+        """The worker and its process group (through the zygote: pids may be a sandbox's own)."""
+        if self.pid:
             try:
-                target()
-            except (ProcessLookupError, PermissionError):
+                self.zygote.kill(self.pid, group=True)
+            except (OSError, RuntimeError, ValueError):
                 pass
 
     def printed(self) -> str:
@@ -194,6 +192,9 @@ class WorkerClient:
             status = {}
         if status.get("exit") is not None:
             how = f"ended itself with exit code {status['exit']}"
+        elif status.get("signal") == signal.SIGKILL and self.zygote.oom_kills() > self.oom_kills:
+            limit = self.zygote.cgroup.memory_bytes / 2**20
+            how = f"was killed: it exceeded the {limit:.0f} MB memory limit"
         elif status.get("signal"):
             sig = status["signal"]
             how = _SIGNALS.get(sig, f"was killed by signal {signal.Signals(sig).name}"

@@ -106,7 +106,7 @@ class GradingPlugin:
         override = request.node.get_closest_marker("time_limit")
         call_seconds = override.kwargs.get("call_seconds", limits.call_seconds) if override else limits.call_seconds
         test_seconds = override.kwargs.get("test_seconds", limits.test_seconds) if override else limits.test_seconds
-        client = WorkerClient(self.zygote, call_seconds, test_seconds, scratch_dir=self.cfg.scratch_dir)
+        client = WorkerClient(self.zygote, call_seconds, test_seconds)
         request.node.stash[_CLIENT] = client
         try:
             yield StudentNamespace(client, self.cfg.modules)

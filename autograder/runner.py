@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from autograder.manifest import Manifest
 from autograder.results import Outcome, Report, TestResult, Visibility
+from autograder.sandbox import Sandbox, SandboxMode, choose
 from autograder.trusted import ExerciseLimits, TrustedConfig
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
 
 def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scratch: Path, result_fd: int,
                    visibility: Visibility, *, mode: str = "worker", profile: str = "auto",
-                   data_dir: Path | None = None, cache_dir: Path | None = None) -> TrustedConfig:
+                   data_dir: Path | None = None, cache_dir: Path | None = None,
+                   sandbox: Sandbox | None = None) -> TrustedConfig:
     """The trusted test process's configuration for modules staged in ``scratch/modules``."""
     chosen = [manifest.exercise(e) for e in selected]
     return TrustedConfig(
@@ -93,7 +95,8 @@ def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scr
         visibility=visibility.value, memory_mb=max(e.limits.memory_mb for e in chosen),
         result_fd=result_fd, mode=mode, profile=profile,
         data_dir=str(Path(data_dir).resolve()) if data_dir else None,
-        cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None)
+        cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None,
+        sandbox=(sandbox or choose(SandboxMode.auto)).to_json())
 
 
 def visibility_of(tests: Path, manifest: Manifest) -> Visibility:
@@ -104,12 +107,15 @@ def visibility_of(tests: Path, manifest: Manifest) -> Visibility:
 def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence[str] | None = None, *,
           on_result: Callable[[TestResult], None] | None = None, mode: str = "worker",
           startup_seconds: float = STARTUP_SECONDS, profile: str = "auto", data_dir: Path | None = None,
-          cache_dir: Path | None = None, server: "GradingServer | None" = None) -> Report:
+          cache_dir: Path | None = None, server: "GradingServer | None" = None,
+          sandbox: SandboxMode | str = SandboxMode.auto) -> Report:
     """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``.
 
     ``profile`` (cpu, gpu, auto), ``data_dir`` and ``cache_dir`` reach the accuracy tests. With a
     ``server`` (:class:`autograder.server.GradingServer`, for the same ``tests``) the trusted test
-    process is forked from it instead of started fresh."""
+    process is forked from it instead of started fresh (and the server's sandbox is used).
+    ``sandbox`` (auto, bwrap, none: :mod:`autograder.sandbox`) isolates the student's code; a
+    request for bwrap where it cannot run raises :class:`~autograder.sandbox.SandboxUnavailable`."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
     if not (submission.is_dir() or (submission.is_file() and submission.suffix == ".ipynb")):
         raise GradeInputError(f"submission not found: {submission} (a folder with the exercise modules, "
@@ -121,6 +127,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     if unknown:
         raise GradeInputError(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(manifest.names)}")
     visibility = visibility_of(tests, manifest)
+    chosen_sandbox = server.sandbox if server is not None else choose(sandbox)
     started = time.monotonic()
 
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
@@ -131,7 +138,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         chosen = [manifest.exercise(e) for e in selected]
         read_fd, write_fd = os.pipe()
         cfg = trusted_config(manifest, tests, selected, scratch, write_fd, visibility, mode=mode,
-                             profile=profile, data_dir=data_dir, cache_dir=cache_dir)
+                             profile=profile, data_dir=data_dir, cache_dir=cache_dir, sandbox=chosen_sandbox)
         if server is not None and mode == "worker":
             startup_seconds = min(startup_seconds, SERVER_STARTUP_SECONDS)
         run_seconds = startup_seconds + sum(e.limits.run_seconds for e in chosen)
@@ -161,7 +168,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
             if total != ex.points:
                 grader_errors.append(f"the hidden suite for {ex.name} is worth {total:g} points but the "
                                      f"manifest says {ex.points:g}")
-    meta = {"submission": str(submission), "tests": str(tests), "visibility": visibility.value}
+    meta = {"submission": str(submission), "tests": str(tests), "visibility": visibility.value,
+            "sandbox": chosen_sandbox.description}
     if ignored:
         meta["ignored_files"] = ", ".join(ignored)
     if notes:

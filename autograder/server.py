@@ -40,6 +40,7 @@ from typing import Any, Sequence
 
 from autograder.manifest import Manifest
 from autograder.results import Report, Visibility
+from autograder.sandbox import Sandbox, SandboxMode, choose
 from autograder.trusted import TrustedConfig
 from autograder.zygote import ForkClient
 
@@ -54,7 +55,8 @@ class GradingServer:
     """Parent-side handle; thread-safe, so a batch's threads share one server."""
 
     def __init__(self, proc: subprocess.Popen, client: ForkClient, tests_dir: Path, scratch: Path,
-                 warm_up_results: Path | None):
+                 warm_up_results: Path | None, sandbox: Sandbox):
+        self.sandbox = sandbox
         self.proc = proc
         self.client = client
         self.tests_dir = tests_dir
@@ -63,32 +65,35 @@ class GradingServer:
 
     @classmethod
     def for_manifest(cls, manifest: Manifest, tests: Path, *, exercises: Sequence[str] | None = None,
-                     warm_up: bool = True, timeout: float = 600.0) -> "GradingServer":
+                     warm_up: bool = True, timeout: float = 600.0,
+                     sandbox: SandboxMode | str = SandboxMode.auto) -> "GradingServer":
         """A server for the suite in ``tests`` that first grades the manifest's solutions on
         ``exercises`` (default: all; when ``warm_up`` and there are solutions): see the module
         docstring. Submissions may be graded on any exercises; the warm-up's only fill caches."""
         from autograder.runner import stage_modules, trusted_config, visibility_of
 
         tests = Path(tests).resolve()
+        chosen = choose(sandbox)
         scratch = Path(tempfile.mkdtemp(prefix="grade-server-"))
         warm = None
         if warm_up and manifest.solutions is not None and manifest.solutions.is_dir():
             stage_modules(manifest.solutions, manifest, scratch / "warm-up" / "modules")
             (scratch / "warm-up" / "work").mkdir()
             warm = trusted_config(manifest, tests, tuple(exercises or manifest.names), scratch / "warm-up", -1,
-                                  visibility_of(tests, manifest))
-        return cls.start(tests, warm, timeout=timeout, scratch=scratch)
+                                  visibility_of(tests, manifest), sandbox=chosen)
+        return cls.start(tests, warm, timeout=timeout, scratch=scratch, sandbox=chosen)
 
     @classmethod
     def start(cls, tests_dir: Path, warm_up: TrustedConfig | None = None, *, timeout: float = 600.0,
-              scratch: Path | None = None) -> "GradingServer":
+              scratch: Path | None = None, sandbox: Sandbox | None = None) -> "GradingServer":
         """Start a server for the suite in ``tests_dir``; ``warm_up`` grades the reference first
         (its ``result_fd`` is ignored: the results go to a file, see :meth:`reference_report`)."""
         tests_dir = Path(tests_dir).resolve()
+        sandbox = sandbox or choose(SandboxMode.auto)
         scratch = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="grade-server-"))
         results = scratch / "warm-up.jsonl" if warm_up is not None else None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        request = {"tests_dir": str(tests_dir), "zygote_dir": str(scratch / "zygote"),
+        request = {"tests_dir": str(tests_dir), "zygote_dir": str(scratch / "zygote"), "sandbox": sandbox.to_json(),
                    "warm_up": warm_up.to_json() if warm_up is not None else None,
                    "warm_up_results": str(results) if results else None, "channel_fd": theirs.fileno()}
         with open(scratch / "server.log", "wb") as log:
@@ -96,7 +101,7 @@ class GradingServer:
                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True, cwd=scratch)
         theirs.close()
-        server = cls(proc, ForkClient(proc.pid, ours), tests_dir, scratch, results)
+        server = cls(proc, ForkClient(proc.pid, ours), tests_dir, scratch, results, sandbox)
         ready, _, _ = select.select([ours], [], [], timeout)
         message = ours.recv(1 << 16) if ready else b""
         if not message or json.loads(message).get("ready") is not True:
@@ -111,7 +116,8 @@ class GradingServer:
             lines = (self.scratch / "server.log").read_bytes()[-4000:].decode("utf-8", "replace").strip().splitlines()
         except OSError:
             return ""
-        return lines[-1][:500] if lines else ""
+        lines = [line for line in lines if line.strip()]
+        return " | ".join(lines[-3:])[-500:]
 
     def reference_report(self, exercises: tuple[str, ...]) -> Report | None:
         """What the warm-up gave the reference solution (None when there was no warm-up)."""
@@ -133,7 +139,9 @@ class GradingServer:
         """Fork a trusted test process for ``cfg``; results go to ``cfg.result_fd``."""
         if not self.serves(Path(cfg.tests_dir)):
             raise ValueError(f"this server serves {self.tests_dir}, not {cfg.tests_dir}")
-        pid = self.client.fork({"config": replace(cfg, result_fd=-1).to_json()}, [cfg.result_fd, log_fd])
+        fds = [cfg.result_fd, log_fd]
+        cfg = replace(cfg, result_fd=-1, sandbox=self.sandbox.to_json())
+        pid = self.client.fork({"config": cfg.to_json()}, fds)
         return Launched(self.client, pid)
 
     def stop(self) -> None:
@@ -189,16 +197,24 @@ def _serve(request: dict) -> None:
     import torch
     import torchvision  # noqa: F401
 
-    from autograder.trusted import lock_down_pytest, run_suite
+    from autograder.cgroups import Cgroup
+    from autograder.trusted import MAX_PIDS, ZYGOTE_MB, lock_down_pytest, run_suite
     from autograder.zygote import Zygote, serve_forks
 
+    sandbox = Sandbox.from_json(request["sandbox"])
+    zygote = None  # bwrap: a sandboxed zygote per submission, never a fork of this process
     os.makedirs(request["zygote_dir"], exist_ok=True)
-    zygote = Zygote.start(WorkerSettings(request["zygote_dir"], request["zygote_dir"]))
+    if sandbox.mode is SandboxMode.none:
+        zygote = Zygote.start(WorkerSettings(request["zygote_dir"], request["zygote_dir"]))
     torch.set_num_threads(1)
     lock_down_pytest()  # only now may secrets be loaded: the zygote holds none of them
 
     def sub_zygote(cfg: TrustedConfig) -> Zygote:
-        return zygote.sub_zygote(WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb))
+        settings = WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb)
+        cgroup = Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS)
+        if zygote is None:
+            return Zygote.start(settings, sandbox, cgroup)
+        return zygote.sub_zygote(settings, cgroup)
 
     def run(cfg: TrustedConfig, sub: Zygote) -> int:
         try:
@@ -226,7 +242,8 @@ def _serve(request: dict) -> None:
             try:
                 set_parent_death_signal()
                 channel.close()
-                zygote.sock.close()
+                if zygote is not None:
+                    zygote.sock.close()
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
                 os.dup2(fds[1], 1)
@@ -239,11 +256,23 @@ def _serve(request: dict) -> None:
                 sys.stderr.flush()
                 os._exit(code)
         sub.sock.close()  # the child's channel now: the sub-zygote ends when the child does
+        cgroups[pid] = sub.cgroup
         return pid
 
+    cgroups: dict[int, Any] = {}
+
+    def reaped(pid: int) -> None:  # the test process ended (or was killed): so does its cgroup
+        group = cgroups.pop(pid, None)
+        if group is not None:
+            group.remove()
+
     channel.send(json.dumps({"ready": True}).encode())
-    serve_forks(channel, start_child)
-    zygote.stop()
+    serve_forks(channel, start_child, on_reaped=reaped)
+    for group in cgroups.values():
+        if group is not None:
+            group.remove()
+    if zygote is not None:
+        zygote.stop()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 
+ZYGOTE_MB = 1536  # what a zygote holds (torch, torchvision) on top of the worker's memory limit
+MAX_PIDS = 256  # processes in a submission's cgroup (a fork bomb stops here, root or not)
+
 __all__ = ["TrustedConfig", "ExerciseLimits", "main", "run_suite", "lock_down_pytest", "pytest_args"]
 
 
@@ -40,6 +43,7 @@ class TrustedConfig:
     profile: str = "auto"  # accuracy profile: "cpu", "gpu", or "auto" (gpu when CUDA is available)
     data_dir: str | None = None  # CIFAR-10 for the accuracy tests
     cache_dir: str | None = None  # where decoded CIFAR-10 tensors are cached
+    sandbox: dict = field(default_factory=lambda: {"mode": "none", "reason": "not configured"})
 
     def limits_for(self, exercise: str | None) -> ExerciseLimits:
         return self.limits.get(exercise or "", ExerciseLimits(30.0, 120.0))
@@ -85,17 +89,28 @@ def run_suite(cfg: TrustedConfig, zygote) -> int:
     return int(pytest.main(pytest_args(cfg, ini), plugins=[plugin]))
 
 
+def start_zygote(cfg: TrustedConfig):
+    """The submission's worker zygote: sandboxed as ``cfg.sandbox`` says, in its own cgroup where
+    one can be made (memory: the zygote's own plus ``memory_mb``; processes: ``MAX_PIDS``)."""
+    from autograder.cgroups import Cgroup
+    from autograder.sandbox import Sandbox
+    from autograder.worker import WorkerSettings
+    from autograder.zygote import Zygote
+
+    cgroup = Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS)
+    return Zygote.start(WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb),
+                        Sandbox.from_json(cfg.sandbox), cgroup)
+
+
 def main(argv: list[str]) -> int:
     cfg = TrustedConfig.from_json(argv[0])
-    import torch  # the one import both sides share
+    sandboxed = cfg.sandbox.get("mode") == "bwrap"
+    zygote = start_zygote(cfg) if cfg.mode == "worker" and sandboxed else None  # imports torch itself
+    import torch  # the one import both sides share (unless the zygote is sandboxed)
     import torchvision  # noqa: F401  (imported once here, so every worker inherits it)
 
-    zygote = None
-    if cfg.mode == "worker":
-        from autograder.worker import WorkerSettings
-        from autograder.zygote import Zygote
-
-        zygote = Zygote.start(WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb))
+    if cfg.mode == "worker" and zygote is None:
+        zygote = start_zygote(cfg)
 
     # The trusted side computes small reference values; one thread avoids oversubscribing the
     # cores that the workers (and, in batch grading, other submissions) use.

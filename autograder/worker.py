@@ -29,6 +29,8 @@ __all__ = ["WorkerSettings", "worker_main", "worker_home", "FILE_LIMIT_BYTES"]
 
 WORKER_SOCKET_FD = 3
 FILE_LIMIT_BYTES = 256 * 2**20  # the largest file the student's code may write
+OPEN_FILES = 1024  # RLIMIT_NOFILE
+EXTRA_PROCESSES = 64  # RLIMIT_NPROC above what the uid already runs (DataLoader workers fit)
 
 
 def _address_space_bytes() -> int:
@@ -41,6 +43,32 @@ def _address_space_bytes() -> int:
     except OSError:
         pass
     return 0
+
+
+def _limit(kind: int, value: int) -> None:
+    """Lower a resource limit (never above the hard limit the worker inherited)."""
+    soft, hard = resource.getrlimit(kind)
+    value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+def _processes_of(uid: int) -> int:
+    """How many processes ``uid`` runs now (RLIMIT_NPROC counts them all, not just ours)."""
+    count = 0
+    try:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.stat(f"/proc/{entry}").st_uid == uid:
+                        count += 1
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    return count
 
 
 def worker_home(scratch_dir: str, pid: int) -> Path:
@@ -103,6 +131,9 @@ def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:
     sys.dont_write_bytecode = True
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _limit(resource.RLIMIT_NOFILE, OPEN_FILES)
+    if os.getuid() != 0:  # the kernel does not enforce it for root: there, the pids cgroup does
+        _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + EXTRA_PROCESSES)
     # Writing past the file-size limit fails with EFBIG (an OSError the student sees) instead of
     # killing the worker with SIGXFSZ; the folder itself is removed when the test ends.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any, Callable
 
-from autograder.worker import WorkerSettings, set_parent_death_signal, worker_main
+from autograder.cgroups import Cgroup
+from autograder.sandbox import SANDBOX_HOME, Sandbox, SandboxMode, bwrap_argv
+from autograder.worker import WorkerSettings, set_parent_death_signal, worker_home, worker_main
 
 __all__ = ["ForkClient", "Zygote", "serve_forks", "fork_server"]
 
@@ -58,9 +64,11 @@ class ForkClient:
         """``{"exit": code}``, ``{"signal": n}`` or ``{"running": true}`` after ``timeout``."""
         return self._ask({"op": "wait", "pid": pid, "timeout": timeout})
 
-    def kill(self, pid: int) -> None:
-        """SIGKILL a child of the server that has not been reaped yet (a no-op otherwise)."""
-        self._ask({"op": "kill", "pid": pid})
+    def kill(self, pid: int, group: bool = False) -> None:
+        """SIGKILL a child of the server that has not been reaped yet (a no-op otherwise), with
+        its whole process group when ``group`` (pids are the server's own: it may live in a
+        sandbox's PID namespace)."""
+        self._ask({"op": "kill", "pid": pid, "group": group})
 
     def stop(self) -> None:
         try:
@@ -72,25 +80,95 @@ class ForkClient:
 
 
 class Zygote(ForkClient):
-    """Trusted-side handle on a worker zygote."""
+    """Trusted-side handle on a worker zygote: forked from this process, or (``sandbox`` bwrap) a
+    fresh interpreter inside bubblewrap; its whole tree in ``cgroup`` when there is one."""
+
+    def __init__(self, pid: int, sock: socket.socket, cgroup: Cgroup | None = None,
+                 proc: subprocess.Popen | None = None):
+        super().__init__(pid, sock)
+        self.cgroup = cgroup
+        self.proc = proc
 
     @classmethod
-    def start(cls, settings: WorkerSettings) -> "Zygote":
-        """Fork a zygote from this process (which must hold nothing secret yet)."""
-        return cls(*fork_server(lambda sock: serve_forks(sock, _zygote_child(settings))))
+    def start(cls, settings: WorkerSettings, sandbox: Sandbox | None = None,
+              cgroup: Cgroup | None = None) -> "Zygote":
+        """Start a zygote (this process must hold nothing secret yet unless ``sandbox`` is bwrap)."""
+        if sandbox is not None and sandbox.mode is SandboxMode.bwrap:
+            return cls._start_bwrap(settings, cgroup)
+
+        def serve(sock: socket.socket) -> None:
+            if cgroup is not None:
+                cgroup.add()
+            _become_subreaper()
+            serve_forks(sock, _zygote_child(settings), kill_strays=True, on_reaped=_home_remover(settings))
+
+        return cls(*fork_server(serve), cgroup=cgroup)
+
+    @classmethod
+    def _start_bwrap(cls, settings: WorkerSettings, cgroup: Cgroup | None) -> "Zygote":
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        inside = replace(settings, scratch_dir=SANDBOX_HOME)
+        argv = bwrap_argv(settings.modules_dir, [sys.executable, "-I", "-m", "autograder.zygote",
+                                                  json.dumps(asdict(inside)), str(theirs.fileno())])
+        proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=(lambda: cgroup.add()) if cgroup is not None else None)
+        theirs.close()
+        return cls(proc.pid, ours, cgroup=cgroup, proc=proc)
 
     def spawn(self, sock_fd: int, out_fd: int) -> int:
         """Fork one worker; it talks over ``sock_fd`` and prints into ``out_fd``."""
         return self.fork({"kind": "worker"}, [sock_fd, out_fd])
 
-    def sub_zygote(self, settings: WorkerSettings) -> "Zygote":
+    def sub_zygote(self, settings: WorkerSettings, cgroup: Cgroup | None = None) -> "Zygote":
         """Fork a zygote of this zygote with other settings (one per submission in a batch)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        request = {"kind": "zygote", "settings": asdict(settings),
+                   "cgroup": [str(f) for f in cgroup.folders] if cgroup else None}
         try:
-            pid = self.fork({"kind": "zygote", "settings": asdict(settings)}, [theirs.fileno()])
+            pid = self.fork(request, [theirs.fileno()])
         finally:
             theirs.close()
-        return Zygote(pid, ours)
+        return Zygote(pid, ours, cgroup=cgroup)
+
+    def oom_kills(self) -> int:
+        return self.cgroup.oom_kills() if self.cgroup is not None else 0
+
+    def stop(self) -> None:
+        """End the zygote and everything it started (the whole cgroup, where there is one)."""
+        ForkClient.stop(self)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+def _become_subreaper() -> None:
+    """Orphans of our workers (a ``setsid`` grandchild) become our children, to be killed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _home_remover(settings: WorkerSettings) -> Callable[[int], None]:
+    def remove(pid: int) -> None:
+        home = worker_home(settings.scratch_dir, pid)
+        if home.exists():
+            for root, dirs, _files in os.walk(home):
+                for d in dirs:
+                    try:
+                        os.chmod(os.path.join(root, d), 0o700)
+                    except OSError:
+                        pass
+            shutil.rmtree(home, ignore_errors=True)
+
+    return remove
 
 
 def fork_server(serve: Callable[[socket.socket], None]) -> tuple[int, socket.socket]:
@@ -122,9 +200,13 @@ def _zygote_child(settings: WorkerSettings) -> StartChild:
                 code = 0
                 try:
                     set_parent_death_signal()
+                    if request.get("cgroup"):
+                        for folder in request["cgroup"]:
+                            (Path(folder) / "cgroup.procs").write_text(str(os.getpid()))
                     channel = os.dup2(fds[0], 3)
                     os.closerange(4, 1 << 16)  # not the parent's channel, not other requests' fds
-                    serve_forks(socket.socket(fileno=channel), _zygote_child(sub))
+                    serve_forks(socket.socket(fileno=channel), _zygote_child(sub), kill_strays=True,
+                                on_reaped=_home_remover(sub))
                 except BaseException:
                     code = 70
                 os._exit(code)
@@ -137,22 +219,47 @@ def _zygote_child(settings: WorkerSettings) -> StartChild:
     return start
 
 
-def serve_forks(sock: socket.socket, start_child: StartChild) -> None:
-    """Answer ``start``/``wait``/``kill`` requests on ``sock`` until it closes."""
+def _strays(known: set[int]) -> list[int]:
+    """Our children that we did not fork: orphans reparented to us (we are a subreaper)."""
+    found: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as fh:
+                found += [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
+    return [p for p in found if p not in known]
+
+
+def serve_forks(sock: socket.socket, start_child: StartChild, kill_strays: bool = False,
+                on_reaped: Callable[[int], None] | None = None) -> None:
+    """Answer ``start``/``wait``/``kill`` requests on ``sock`` until it closes.
+
+    ``kill_strays``: SIGKILL every child this server did not start (a zygote is a subreaper, so
+    those are orphaned grandchildren of its workers). ``on_reaped(pid)`` runs for each child reaped."""
     statuses: dict[int, dict] = {}
     children: set[int] = set()
 
     def reap() -> None:
-        for pid in list(children):
+        if kill_strays:
+            for pid in _strays(children):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        while True:
             try:
-                done, status = os.waitpid(pid, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                children.discard(pid)
-                continue
-            if done:
+                return
+            if pid == 0:
+                return
+            if pid in children:
                 children.discard(pid)
                 statuses[pid] = ({"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status)
                                  else {"exit": os.WEXITSTATUS(status)})
+                if on_reaped is not None:
+                    on_reaped(pid)
 
     while True:
         try:
@@ -172,11 +279,16 @@ def serve_forks(sock: socket.socket, start_child: StartChild) -> None:
             elif op == "wait":
                 pid, deadline = request["pid"], time.monotonic() + float(request["timeout"])
                 while pid in children and time.monotonic() < deadline:
-                    time.sleep(0.005)
+                    time.sleep(0.002)
                     reap()
                 reply = statuses.pop(pid, {"running": True} if pid in children else {"exit": None})
             elif op == "kill":
                 if request["pid"] in children:
+                    if request.get("group"):
+                        try:
+                            os.killpg(request["pid"], signal.SIGKILL)
+                        except OSError:
+                            pass
                     os.kill(request["pid"], signal.SIGKILL)
                 reply = {}
             else:
@@ -187,3 +299,19 @@ def serve_forks(sock: socket.socket, start_child: StartChild) -> None:
             for fd in fds:
                 os.close(fd)
         sock.send(json.dumps(reply).encode())
+
+
+def _main(argv: list[str]) -> None:
+    """``python -I -m autograder.zygote SETTINGS_JSON FD``: a zygote inside the sandbox."""
+    settings = WorkerSettings(**json.loads(argv[0]))
+    sock = socket.socket(fileno=int(argv[1]))
+    import torch  # noqa: F401  (imported once here, so every worker inherits it)
+    import torchvision  # noqa: F401
+
+    set_parent_death_signal()
+    _become_subreaper()
+    serve_forks(sock, _zygote_child(settings), kill_strays=True, on_reaped=_home_remover(settings))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -385,7 +385,7 @@ def test_a_missing_attribute_is_a_student_error_and_hasattr_works(worker):
 
 
 def test_files_over_the_size_limit_fail_the_write_and_the_folder_is_removed(zygote):
-    client = WorkerClient(zygote, 20, 60, scratch_dir=zygote.scratch)
+    client = WorkerClient(zygote, 20, 60)
     mod = StudentNamespace(client, ("mod",)).mod
     assert mod.write_big(10) == 10
     with pytest.raises(StudentError, match="File too large"):

@@ -1,0 +1,132 @@
+"""The operating-system side of the worker's isolation: bubblewrap where it works, else rlimits.
+
+``--sandbox bwrap`` (chosen by ``auto`` wherever it works) starts each submission's worker zygote
+inside bubblewrap: a fresh root that holds only the system's libraries, the Python installation,
+the grader's own package and the submission's exercise modules, all read-only; a private,
+size-limited tmpfs as the only writable place; no network (its own empty network namespace); its
+own PID namespace that dies with the grader (a ``setsid`` grandchild cannot outlive it); its own
+IPC and UTS namespaces; uid 65534; a cleared environment. The hidden tests, the reference
+solutions, other submissions and the batch's results do not exist in there.
+
+``--sandbox none`` (or ``auto`` where bubblewrap is missing or user namespaces are blocked, as on
+GitHub's Ubuntu 24.04 runners unless a sysctl is changed) keeps the worker's rlimits, process
+group, scrubbed environment and private folder, drops root to uid 65534 where it can, and says
+"unsandboxed" in every report. Both add a cgroup (:mod:`autograder.cgroups`) where writable.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SandboxMode", "Sandbox", "SandboxUnavailable", "choose", "bwrap_argv", "SANDBOX_HOME",
+           "NOBODY"]
+
+SANDBOX_HOME = "/sandbox"  # the only writable place inside the sandbox (a tmpfs)
+NOBODY = 65534
+TMPFS_BYTES = 512 * 2**20
+
+
+class SandboxMode(str, enum.Enum):
+    auto = "auto"
+    bwrap = "bwrap"
+    none = "none"
+
+
+class SandboxUnavailable(RuntimeError):
+    """``--sandbox bwrap`` was asked for where bubblewrap cannot run."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    mode: SandboxMode  # bwrap or none: what is used
+    reason: str = ""  # why not bwrap, for "none"
+
+    @property
+    def description(self) -> str:
+        if self.mode is SandboxMode.bwrap:
+            return ("bwrap: read-only root without the tests, solutions or other submissions; no network; "
+                    "own PID namespace; uid 65534")
+        return f"unsandboxed ({self.reason}): rlimits, process groups and a scrubbed environment only"
+
+    def to_json(self) -> dict:
+        return {"mode": self.mode.value, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Sandbox":
+        return cls(SandboxMode(data["mode"]), data.get("reason", ""))
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_problem() -> str:
+    """"" when bubblewrap can start a sandbox here, else why not."""
+    if not sys.platform.startswith("linux"):
+        return "bubblewrap is Linux only"
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "bubblewrap (bwrap) is not installed"
+    try:
+        probe = subprocess.run(
+            [exe, "--unshare-all", "--die-with-parent", "--uid", str(NOBODY), "--gid", str(NOBODY),
+             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+             "--symlink", "usr/lib64", "/lib64", "--", "/bin/true"],
+            capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not run: {exc}"
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        return f"bwrap cannot create namespaces here ({last[:200]}; user namespaces blocked?)"
+    return ""
+
+
+def choose(requested: SandboxMode | str = SandboxMode.auto) -> Sandbox:
+    """The sandbox to use; ``bwrap`` where it cannot work raises :class:`SandboxUnavailable`."""
+    requested = SandboxMode(requested)
+    if requested is SandboxMode.none:
+        return Sandbox(SandboxMode.none, "--sandbox none")
+    problem = _bwrap_problem()
+    if not problem:
+        return Sandbox(SandboxMode.bwrap)
+    if requested is SandboxMode.bwrap:
+        raise SandboxUnavailable(f"--sandbox bwrap: {problem}")
+    return Sandbox(SandboxMode.none, problem)
+
+
+def _python_roots() -> list[str]:
+    """Folders the sandboxed interpreter needs: its installation, the venv, site-packages."""
+    roots = {sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    for entry in sys.path:
+        if entry and ("site-packages" in entry or "dist-packages" in entry):
+            roots.add(entry)
+    return sorted(r for r in roots if r and os.path.isdir(r))
+
+
+def bwrap_argv(modules_dir: str, argv: list[str]) -> list[str]:
+    """``bwrap ... -- argv`` for a zygote that sees ``modules_dir`` (read-only) and nothing secret."""
+    package = str(Path(__file__).resolve().parent)
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+           "--uid", str(NOBODY), "--gid", str(NOBODY), "--clearenv",
+           "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", SANDBOX_HOME, "--setenv", "LANG", "C.UTF-8",
+           "--setenv", "TMPDIR", SANDBOX_HOME, "--setenv", "OMP_NUM_THREADS", "1",
+           "--ro-bind", "/usr", "/usr"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        if os.path.islink(f"/{link}"):
+            cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+        elif os.path.isdir(f"/{link}"):
+            cmd += ["--ro-bind", f"/{link}", f"/{link}"]
+    for name in ("ld.so.cache", "ld.so.conf", "localtime", "nsswitch.conf"):
+        if os.path.exists(f"/etc/{name}"):
+            cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    roots = [r for r in _python_roots() if not any(r.startswith(o + os.sep) for o in _python_roots() if o != r)]
+    for root in roots + [package]:
+        cmd += ["--ro-bind", root, root]
+    cmd += ["--ro-bind", modules_dir, modules_dir, "--proc", "/proc", "--dev", "/dev",
+            "--size", str(TMPFS_BYTES), "--tmpfs", SANDBOX_HOME, "--remount-ro", "/", "--", *argv]
+    return cmd
