@@ -69,6 +69,7 @@ class BatchOptions:
     cache_dir: Path | None = None
     engine: Engine = Engine.auto
     cluster: str | None = None  # a Dask scheduler address: grade there instead of here
+    sandbox: str = "auto"  # auto, bwrap or none (autograder.sandbox)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -198,7 +199,7 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
         else:
             todo.append((sub, key))
     tasks = [GradeTask(sub.folder, Path(options.tests), manifest, options.exercises, options.profile,
-                       options.data_dir, options.cache_dir) for sub, _ in todo]
+                       options.data_dir, options.cache_dir, options.sandbox) for sub, _ in todo]
     by_folder = {sub.folder: (sub, key) for sub, key in todo}
     grader = (DaskGrader(options.cluster, on_note) if options.cluster
               else LocalGrader(options.engine, options.jobs, on_note))

@@ -12,13 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autograder.cli_common import ExitCode, ManifestOpt, Profile, err, error, load_manifest_or_exit
+from autograder.cli_common import ExitCode, ManifestOpt, Profile, SandboxOpt, err, error, load_manifest_or_exit
 from autograder.cli_more import data_app, export_app
 from autograder.engines import SERVER_MIN_SUBMISSIONS, Engine
 from autograder.mutants import MutantError
 from autograder.platforms import SubmissionContext
 from autograder.reporters import Format, OutputError, live_line, pair_outputs, write_reports
 from autograder.runner import GradeInputError, grade
+from autograder.sandbox import SandboxMode, SandboxUnavailable, choose
 from autograder.similarity import DEFAULT_THRESHOLD
 
 app = typer.Typer(help="Grade CNN image-classification exercises with isolated, hidden test suites.",
@@ -54,12 +55,14 @@ def check(
         help="CIFAR-10 for the accuracy tests (default: $CIFAR10_DIR; without it they are not graded).")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(
         "--cache-dir", file_okay=False, help="Where decoded CIFAR-10 is cached (default: ~/.cache/cnn-autograder).")] = None,
+    sandbox: SandboxOpt = SandboxMode.auto,
 ) -> None:
     """Grade exercises of one submission and print per-test results and points."""
     if bool(exercises) == all_:
         err.print("[red]error:[/] name the exercises to grade (e.g. `grade check ex2`) or pass --all")
         raise typer.Exit(ExitCode.USAGE)
-    tests = tests if tests is not None else submission / "tests"
+    folder = submission.parent if submission.is_file() else submission  # a notebook's folder
+    tests = tests if tests is not None else folder / "tests"
     if not tests.is_dir():
         error(f"tests folder not found: {tests} (pass --tests)")
         raise typer.Exit(ExitCode.USAGE)
@@ -68,14 +71,14 @@ def check(
     except OutputError as exc:
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
-    man = load_manifest_or_exit(manifest, tests, submission)
+    man = load_manifest_or_exit(manifest, tests, folder)
     text_on_stdout = any(f is Format.text and str(p) == "-" for f, p in outputs)
     live = Console(stderr=True, highlight=False) if text_on_stdout and sys.stderr.isatty() else None
     try:
         report = grade(submission, tests, man, None if all_ else exercises,
                        on_result=(lambda t: live.print(live_line(t))) if live else None,
-                       profile=profile.value, data_dir=data_dir, cache_dir=cache_dir)
-    except GradeInputError as exc:
+                       profile=profile.value, data_dir=data_dir, cache_dir=cache_dir, sandbox=sandbox)
+    except (GradeInputError, SandboxUnavailable) as exc:
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
     if live:
@@ -183,6 +186,7 @@ def batch(
     cluster: Annotated[Optional[str], typer.Option(
         help="Dask scheduler address (tcp://host:8786): grade there; workers need the same paths. "
              "Needs pip install 'cnn-autograder[cluster]'.")] = None,
+    sandbox: SandboxOpt = SandboxMode.auto,
 ) -> None:
     """Grade every submission in SUBMISSIONS in parallel; re-runs grade only what changed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -201,8 +205,14 @@ def batch(
     if unknown:
         error(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(man.names)}")
         raise typer.Exit(ExitCode.USAGE)
+    try:
+        err.print(f"[dim]sandbox: {escape(choose(sandbox).description)}[/]")
+    except SandboxUnavailable as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE)
     options = BatchOptions(tests=suite, exercises=tuple(exercises or man.names), jobs=jobs,
-                           profile=profile.value, data_dir=data_dir, engine=engine, cluster=cluster)
+                           profile=profile.value, data_dir=data_dir, engine=engine, cluster=cluster,
+                           sandbox=sandbox.value)
     with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   TextColumn("{task.fields[last]}"), console=err, transient=False) as progress:
         task = progress.add_task("batch", total=None, last="")

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from autograder.manifest import Manifest, ManifestError, find_manifest, load_manifest
+from autograder.sandbox import SandboxMode
 
-__all__ = ["err", "error", "Profile", "ExitCode", "load_manifest_or_exit", "ManifestOpt"]
+__all__ = ["err", "error", "Profile", "ExitCode", "load_manifest_or_exit", "ManifestOpt", "SandboxOpt"]
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -46,3 +47,10 @@ def load_manifest_or_exit(manifest: Optional[Path], *starts: Path) -> Manifest:
 ManifestOpt = Annotated[Optional[Path], typer.Option(
     "--manifest", help="assignment.toml to use (default: found next to or above the tests folder).",
     exists=True, dir_okay=False)]
+
+
+SandboxOpt = Annotated[SandboxMode, typer.Option(
+    help="Isolation of the student's code: bwrap (bubblewrap: no network, no view of the tests or other "
+         "submissions, read-only files, own PID namespace), none (rlimits and process groups only), auto "
+         "(bwrap where it works; reports say \"unsandboxed\" otherwise).")]
+

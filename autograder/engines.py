@@ -51,10 +51,11 @@ class GradeTask:
     profile: str = "auto"
     data_dir: Path | None = None
     cache_dir: Path | None = None
+    sandbox: str = "auto"
 
     def run(self, server=None) -> Report:
         return grade(self.folder, self.tests, self.manifest, self.exercises, profile=self.profile,
-                     data_dir=self.data_dir, cache_dir=self.cache_dir, server=server)
+                     data_dir=self.data_dir, cache_dir=self.cache_dir, server=server, sandbox=self.sandbox)
 
 
 class LocalGrader:
@@ -66,13 +67,13 @@ class LocalGrader:
         self.server = None
         self._lock = threading.Lock()
 
-    def start_server(self, manifest: Manifest, tests: Path, exercises: Sequence[str]) -> None:
+    def start_server(self, manifest: Manifest, tests: Path, exercises: Sequence[str], sandbox: str = "auto") -> None:
         """Start the warm server for ``tests`` (a note and fresh processes when it cannot start)."""
         from autograder.server import GradingServer, ServerError
 
         self.on_note("starting the grading server (it grades the reference solution once first)")
         try:
-            self.server = GradingServer.for_manifest(manifest, tests, exercises=exercises)
+            self.server = GradingServer.for_manifest(manifest, tests, exercises=exercises, sandbox=sandbox)
         except (ServerError, OSError) as exc:
             self.on_note(f"the grading server did not start, grading with fresh processes: {exc}")
             return
@@ -100,7 +101,7 @@ class LocalGrader:
         wanted = self.engine is Engine.server or (
             self.engine is Engine.auto and len(tasks) >= SERVER_MIN_SUBMISSIONS)
         if wanted:
-            self.start_server(tasks[0].manifest, tasks[0].tests, tasks[0].exercises)
+            self.start_server(tasks[0].manifest, tasks[0].tests, tasks[0].exercises, tasks[0].sandbox)
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             futures = {pool.submit(self.grade_one, task): task for task in tasks}
             for future in as_completed(futures):
@@ -138,7 +139,8 @@ def _grade_on_dask_worker(task: GradeTask) -> Report:
         server = _WORKER_SERVERS.get(key)
         if server is None:
             try:
-                server = GradingServer.for_manifest(task.manifest, task.tests, exercises=task.exercises)
+                server = GradingServer.for_manifest(task.manifest, task.tests, exercises=task.exercises,
+                                                    sandbox=task.sandbox)
             except (ServerError, OSError):
                 server = False  # this worker grades with fresh processes
             _WORKER_SERVERS[key] = server

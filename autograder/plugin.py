@@ -212,4 +212,11 @@ class GradingPlugin:
         self.emit({"type": "result", **result.to_json()})
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # The zygote (and its cgroup) ends before "done": the parent kills this process the moment
+        # it reads "done", before any ``finally`` here could remove the cgroup.
+        if self.zygote is not None:
+            try:
+                self.zygote.stop()
+            except Exception:  # pragma: no cover - never keep the results back
+                pass
         self.emit({"type": "done", "time": time.time()})

@@ -70,6 +70,9 @@ def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
         console.print(f"Ignored (never run, never read by the grader): {escape(ignored)}")
     for note in report.not_run:
         console.print(f"[dim]{escape(note)}[/]")
+    sandbox = report.meta.get("sandbox", "")
+    if sandbox.startswith("unsandboxed"):
+        console.print(f"[yellow]{escape(sandbox)}[/]")
     for error in report.grader_errors:
         console.print(f"[bold red]grader error:[/] {escape(error)}")
     console.print(f"[bold]Total: {_points(report.score, report.max_score)}[/]  "

@@ -32,12 +32,29 @@ if TYPE_CHECKING:
     from autograder.server import GradingServer
 
 __all__ = ["GradeInputError", "grade", "stage_modules", "trusted_config", "ResultCollector", "chmod_writable",
-           "IGNORED_KINDS"]
+           "IGNORED_KINDS", "trusted_environment"]
 
 STARTUP_SECONDS = 60.0  # the trusted process's own torch import, on a loaded machine
 SERVER_STARTUP_SECONDS = 20.0  # a fork of a warm server: collection only
 MAX_LINE = 1 << 20
 IGNORED_KINDS = (".py", ".pth", ".ini", ".cfg", ".toml")
+#: What the trusted test process (and so the grading server, bubblewrap and the zygotes) inherits
+#: of the grader's environment: locale, paths, data and cache folders, GPU selection, thread counts.
+#: Never CI tokens or other secrets: a process's start-up environment stays readable in
+#: /proc/PID/environ after os.environ is cleared (the worker's own unsandboxed, bubblewrap's as PID 1
+#: inside the sandbox), and never TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD.
+TRUSTED_ENV_KEYS = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT",
+    "XDG_CACHE_HOME", "TORCH_HOME", "CIFAR10_DIR", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+    "PYTORCH_CUDA_ALLOC_CONF"})
+TRUSTED_ENV_PREFIXES = ("LC_", "NVIDIA_")
+
+
+def trusted_environment(environ: "dict[str, str] | None" = None) -> dict[str, str]:
+    """The minimal environment the trusted test process and the grading server are started with."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k in TRUSTED_ENV_KEYS or k.startswith(TRUSTED_ENV_PREFIXES)}
 
 
 class GradeInputError(ValueError):
@@ -149,7 +166,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
                 proc = _Fresh(subprocess.Popen(
                     [sys.executable, "-I", "-m", "autograder.trusted", cfg.to_json()],
                     pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True, cwd=scratch / "work"))
+                    start_new_session=True, cwd=scratch / "work", env=trusted_environment()))
         os.close(write_fd)
         collector = ResultCollector(on_result)
         timed_out = _read_stream(read_fd, time.monotonic() + run_seconds, collector)

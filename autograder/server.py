@@ -96,10 +96,13 @@ class GradingServer:
         request = {"tests_dir": str(tests_dir), "zygote_dir": str(scratch / "zygote"), "sandbox": sandbox.to_json(),
                    "warm_up": warm_up.to_json() if warm_up is not None else None,
                    "warm_up_results": str(results) if results else None, "channel_fd": theirs.fileno()}
+        from autograder.runner import trusted_environment
+
         with open(scratch / "server.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-I", "-m", "autograder.server", json.dumps(request)],
                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=scratch)
+                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=scratch,
+                                    env=trusted_environment())
         theirs.close()
         server = cls(proc, ForkClient(proc.pid, ours), tests_dir, scratch, results, sandbox)
         ready, _, _ = select.select([ours], [], [], timeout)
