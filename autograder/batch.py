@@ -89,7 +89,8 @@ def _digest_files(digest: "hashlib._Hash", root: Path, paths: Sequence[Path]) ->
 
 def cache_key(submission: Submission, manifest: Manifest, options: BatchOptions) -> str:
     """Changes whenever the submission's exercise modules, the tests, the manifest or the options do."""
-    digest = hashlib.sha256(f"{__version__}\0{options.exercises}\0{options.profile}\0{options.data_dir}\0".encode())
+    digest = hashlib.sha256(f"{__version__}\0{options.exercises}\0{options.profile}\0{options.data_dir}\0"
+                            f"{options.sandbox}\0".encode())
     _digest_files(digest, submission.folder, [submission.folder / m for m in manifest.modules])
     tests = Path(options.tests)
     _digest_files(digest, tests, [p for p in tests.rglob("*") if p.suffix in (".py", ".toml") and p.is_file()])

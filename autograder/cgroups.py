@@ -71,6 +71,13 @@ class Cgroup:
         except (OSError, ValueError):
             return None
 
+    def to_json(self) -> dict:
+        return {"folders": [str(f) for f in self.folders], "v2": self.v2, "memory_bytes": self.memory_bytes}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Cgroup":
+        return cls(tuple(Path(f) for f in data["folders"]), bool(data["v2"]), int(data["memory_bytes"]))
+
     @staticmethod
     def _write(path: Path, value: int, optional: bool = False) -> None:
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,11 +73,13 @@ class LocalGrader:
         from autograder.server import GradingServer, ServerError
 
         self.on_note("starting the grading server (it grades the reference solution once first)")
+        started = time.monotonic()
         try:
             self.server = GradingServer.for_manifest(manifest, tests, exercises=exercises, sandbox=sandbox)
         except (ServerError, OSError) as exc:
             self.on_note(f"the grading server did not start, grading with fresh processes: {exc}")
             return
+        self.on_note(f"grading server ready in {time.monotonic() - started:.1f} s")
         for note in reference_problems(self.server.reference_report(tuple(exercises))):
             self.on_note(note)
 

@@ -23,10 +23,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from autograder.cgroups import Cgroup
 from autograder.manifest import Manifest
 from autograder.results import Outcome, Report, TestResult, Visibility
 from autograder.sandbox import Sandbox, SandboxMode, choose
-from autograder.trusted import ExerciseLimits, TrustedConfig
+from autograder.trusted import MAX_PIDS, ZYGOTE_MB, ExerciseLimits, TrustedConfig
 
 if TYPE_CHECKING:
     from autograder.server import GradingServer
@@ -148,6 +149,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     started = time.monotonic()
 
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
+    cgroup = None
     try:
         notes: list[str] = []
         ignored = stage_modules(submission, manifest, scratch / "modules", notes)
@@ -163,6 +165,9 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
             if server is not None and mode == "worker":
                 proc: Any = server.launch(cfg, log.fileno())
             else:
+                if mode == "worker":  # made here, so that it goes even when the test process is killed
+                    cgroup = Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS)
+                    cfg = replace(cfg, cgroup=cgroup.to_json() if cgroup is not None else None)
                 proc = _Fresh(subprocess.Popen(
                     [sys.executable, "-I", "-m", "autograder.trusted", cfg.to_json()],
                     pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -175,6 +180,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         log_tail = (scratch / "trusted.log").read_bytes()[-2000:].decode("utf-8", "replace")
         report = collector.report(selected, visibility, returncode, timed_out, run_seconds, log_tail)
     finally:
+        if cgroup is not None:  # the zygote's tree, a setsid escapee included
+            cgroup.remove()
         chmod_writable(scratch)
         shutil.rmtree(scratch, ignore_errors=True)
 

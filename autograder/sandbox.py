@@ -10,8 +10,11 @@ solutions, other submissions and the batch's results do not exist in there.
 
 ``--sandbox none`` (or ``auto`` where bubblewrap is missing or user namespaces are blocked, as on
 GitHub's Ubuntu 24.04 runners unless a sysctl is changed) keeps the worker's rlimits, process
-group, scrubbed environment and private folder, drops root to uid 65534 where it can, and says
-"unsandboxed" in every report. Both add a cgroup (:mod:`autograder.cgroups`) where writable.
+group, scrubbed environment and private folder, and says "unsandboxed" in every report. It does
+not change the worker's uid (a Python installed under a private home, e.g. pyenv's /root/.pyenv,
+would become unreadable), so a worker of a grader running as root can read and write what root
+can: the README's threat model lists what only bubblewrap stops. Both modes add a cgroup
+(:mod:`autograder.cgroups`) where writable.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ class TrustedConfig:
     data_dir: str | None = None  # CIFAR-10 for the accuracy tests
     cache_dir: str | None = None  # where decoded CIFAR-10 tensors are cached
     sandbox: dict = field(default_factory=lambda: {"mode": "none", "reason": "not configured"})
+    cgroup: dict | None = None  # the zygote's cgroup, made by the parent (Cgroup.to_json); None: make one
 
     def limits_for(self, exercise: str | None) -> ExerciseLimits:
         return self.limits.get(exercise or "", ExerciseLimits(30.0, 120.0))
@@ -97,7 +98,8 @@ def start_zygote(cfg: TrustedConfig):
     from autograder.worker import WorkerSettings
     from autograder.zygote import Zygote
 
-    cgroup = Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS)
+    cgroup = (Cgroup.from_json(cfg.cgroup) if cfg.cgroup is not None
+              else Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS))
     return Zygote.start(WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb),
                         Sandbox.from_json(cfg.sandbox), cgroup)
 

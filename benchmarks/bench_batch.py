@@ -102,12 +102,17 @@ class PeakMemory:
         self._thread.join()
 
 
-def run(engine: Engine, subs: Path, out: Path, manifest, jobs: int) -> tuple[float, PeakMemory, list]:
-    options = BatchOptions(tests=manifest.hidden_tests, exercises=manifest.names, jobs=jobs, engine=engine)
+def run(engine: Engine, subs: Path, out: Path, manifest, jobs: int, sandbox: str) -> tuple[float, PeakMemory, list]:
+    options = BatchOptions(tests=manifest.hidden_tests, exercises=manifest.names, jobs=jobs, engine=engine,
+                           sandbox=sandbox)
+    notes: list[str] = []
     with PeakMemory() as memory:
         start = time.perf_counter()
-        rows = grade_batch(subs, out, manifest, options)
+        rows = grade_batch(subs, out, manifest, options, on_note=notes.append)
         seconds = time.perf_counter() - start
+    for note in notes:
+        if "ready in" in note:
+            print(f"    ({note}: the warm-up, included in the time below)")
     return seconds, memory, rows
 
 
@@ -115,6 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=8, help="submissions in the generated batch")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="submissions graded at once")
+    parser.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="none",
+                        help="the same for both engines (default none: measures the engines alone)")
     args = parser.parse_args()
     manifest = load_manifest(REPO / "assignments" / "assignment.toml")
     os.environ.pop("CIFAR10_DIR", None)  # accuracy training is not what this measures
@@ -123,10 +130,11 @@ def main() -> None:
         subs.mkdir()
         make_batch(subs, args.count, manifest)
         print(f"{args.count} submissions, all six exercises, hidden suites, --jobs {args.jobs}, "
-              f"{os.cpu_count()} cores")
+              f"--sandbox {args.sandbox}, {os.cpu_count()} cores")
         results = {}
         for engine in (Engine.fresh, Engine.server):
-            seconds, memory, rows = run(engine, subs, Path(tmp) / f"out-{engine.value}", manifest, args.jobs)
+            seconds, memory, rows = run(engine, subs, Path(tmp) / f"out-{engine.value}", manifest, args.jobs,
+                                        args.sandbox)
             results[engine] = (seconds, rows)
             print(f"  {engine.value:6s}: {seconds:7.1f} s  {args.count / seconds * 60:6.1f} submissions/min  "
                   f"peak memory {memory.pss / 1024:7.0f} MB PSS ({memory.rss / 1024:7.0f} MB RSS summed)")
