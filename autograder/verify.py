@@ -79,12 +79,13 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
         raise ValueError(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(manifest.names)}")
 
     # One warm server for the hidden suite (it grades the solutions first); the public suite,
-    # graded twice, runs in fresh processes.
+    # graded twice, runs in fresh processes. Everything verify grades is the instructor's own code
+    # (solutions, template, mutants of the solutions): no sandbox is needed, and none is paid for.
     grader = LocalGrader(Engine.server, jobs)
-    grader.start_server(manifest, manifest.hidden_tests, chosen)
+    grader.start_server(manifest, manifest.hidden_tests, chosen, sandbox="none")
 
     def run_suite(folder: Path, tests: Path, exercises: Sequence[str] = chosen) -> Report:
-        return grader.grade_one(GradeTask(folder, tests, manifest, tuple(exercises)))
+        return grader.grade_one(GradeTask(folder, tests, manifest, tuple(exercises), sandbox="none"))
 
     tasks: list[Callable[[], Check]] = [
         lambda: _full_marks("solutions", "hidden", run_suite(manifest.solutions, manifest.hidden_tests)),
