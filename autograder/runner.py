@@ -23,11 +23,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from autograder.cgroups import Cgroup
 from autograder.manifest import Manifest
 from autograder.results import Outcome, Report, TestResult, Visibility
 from autograder.sandbox import Sandbox, SandboxMode, choose
-from autograder.trusted import MAX_PIDS, ZYGOTE_MB, ExerciseLimits, TrustedConfig
+from autograder.trusted import ExerciseLimits, TrustedConfig, submission_cgroup
 
 if TYPE_CHECKING:
     from autograder.server import GradingServer
@@ -166,7 +165,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
                 proc: Any = server.launch(cfg, log.fileno())
             else:
                 if mode == "worker":  # made here, so that it goes even when the test process is killed
-                    cgroup = Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS)
+                    cgroup = submission_cgroup(cfg.memory_mb)
                     cfg = replace(cfg, cgroup=cgroup.to_json() if cgroup is not None else None)
                 proc = _Fresh(subprocess.Popen(
                     [sys.executable, "-I", "-m", "autograder.trusted", cfg.to_json()],

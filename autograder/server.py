@@ -200,8 +200,7 @@ def _serve(request: dict) -> None:
     import torch
     import torchvision  # noqa: F401
 
-    from autograder.cgroups import Cgroup
-    from autograder.trusted import MAX_PIDS, ZYGOTE_MB, lock_down_pytest, run_suite
+    from autograder.trusted import lock_down_pytest, run_suite, submission_cgroup
     from autograder.zygote import Zygote, serve_forks
 
     sandbox = Sandbox.from_json(request["sandbox"])
@@ -214,7 +213,7 @@ def _serve(request: dict) -> None:
 
     def sub_zygote(cfg: TrustedConfig) -> Zygote:
         settings = WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb)
-        cgroup = Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS)
+        cgroup = submission_cgroup(cfg.memory_mb)
         if zygote is None:
             return Zygote.start(settings, sandbox, cgroup)
         return zygote.sub_zygote(settings, cgroup)

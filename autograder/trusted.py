@@ -90,6 +90,13 @@ def run_suite(cfg: TrustedConfig, zygote) -> int:
     return int(pytest.main(pytest_args(cfg, ini), plugins=[plugin]))
 
 
+def submission_cgroup(memory_mb: int):
+    """A cgroup for one submission's zygote tree (None where cgroups are not writable)."""
+    from autograder.cgroups import Cgroup
+
+    return Cgroup.create((memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS)
+
+
 def start_zygote(cfg: TrustedConfig):
     """The submission's worker zygote: sandboxed as ``cfg.sandbox`` says, in its own cgroup where
     one can be made (memory: the zygote's own plus ``memory_mb``; processes: ``MAX_PIDS``)."""
@@ -99,7 +106,7 @@ def start_zygote(cfg: TrustedConfig):
     from autograder.zygote import Zygote
 
     cgroup = (Cgroup.from_json(cfg.cgroup) if cfg.cgroup is not None
-              else Cgroup.create((cfg.memory_mb + ZYGOTE_MB) * 2**20, MAX_PIDS))
+              else submission_cgroup(cfg.memory_mb))
     return Zygote.start(WorkerSettings(cfg.modules_dir, cfg.scratch_dir, cfg.memory_mb),
                         Sandbox.from_json(cfg.sandbox), cgroup)
 

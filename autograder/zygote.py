@@ -158,14 +158,11 @@ def _become_subreaper() -> None:
 
 def _home_remover(settings: WorkerSettings) -> Callable[[int], None]:
     def remove(pid: int) -> None:
+        from autograder.runner import chmod_writable
+
         home = worker_home(settings.scratch_dir, pid)
         if home.exists():
-            for root, dirs, _files in os.walk(home):
-                for d in dirs:
-                    try:
-                        os.chmod(os.path.join(root, d), 0o700)
-                    except OSError:
-                        pass
+            chmod_writable(home)
             shutil.rmtree(home, ignore_errors=True)
 
     return remove
