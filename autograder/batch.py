@@ -69,7 +69,7 @@ class BatchOptions:
     cache_dir: Path | None = None
     engine: Engine = Engine.auto
     cluster: str | None = None  # a Dask scheduler address: grade there instead of here
-    sandbox: str = "auto"  # auto, bwrap or none (autograder.sandbox)
+    sandbox: str = "auto"  # auto, ns, bwrap or none (autograder.sandbox)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -51,6 +51,7 @@ ManifestOpt = Annotated[Optional[Path], typer.Option(
 
 SandboxOpt = Annotated[SandboxMode, typer.Option(
     help="Isolation of the student's code: bwrap (bubblewrap: no network, no view of the tests or other "
-         "submissions, read-only files, own PID namespace), none (rlimits and process groups only), auto "
-         "(bwrap where it works; reports say \"unsandboxed\" otherwise).")]
+         "submissions, read-only files, own PID namespace, uid 65534), ns (the same sandbox built by the "
+         "grader itself, faster; needs root), none (rlimits and process groups only), auto (ns, else "
+         "bwrap, where they work; reports say \"unsandboxed\" otherwise).")]
 

@@ -131,8 +131,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     ``profile`` (cpu, gpu, auto), ``data_dir`` and ``cache_dir`` reach the accuracy tests. With a
     ``server`` (:class:`autograder.server.GradingServer`, for the same ``tests``) the trusted test
     process is forked from it instead of started fresh (and the server's sandbox is used).
-    ``sandbox`` (auto, bwrap, none: :mod:`autograder.sandbox`) isolates the student's code; a
-    request for bwrap where it cannot run raises :class:`~autograder.sandbox.SandboxUnavailable`."""
+    ``sandbox`` (auto, ns, bwrap, none: :mod:`autograder.sandbox`) isolates the student's code; a
+    request for ns or bwrap where it cannot run raises :class:`~autograder.sandbox.SandboxUnavailable`."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
     if not (submission.is_dir() or (submission.is_file() and submission.suffix == ".ipynb")):
         raise GradeInputError(f"submission not found: {submission} (a folder with the exercise modules, "

@@ -1,12 +1,13 @@
-"""The operating-system side of the worker's isolation: bubblewrap where it works, else rlimits.
+"""The operating-system side of the worker's isolation: namespaces where they work, else rlimits.
 
-``--sandbox bwrap`` (chosen by ``auto`` wherever it works) starts each submission's worker zygote
-inside bubblewrap: a fresh root that holds only the system's libraries, the Python installation,
+``--sandbox bwrap`` starts each submission's worker zygote inside bubblewrap: a fresh root that holds only the system's libraries, the Python installation,
 the grader's own package and the submission's exercise modules, all read-only; a private,
 size-limited tmpfs as the only writable place; no network (its own empty network namespace); its
 own PID namespace that dies with the grader (a ``setsid`` grandchild cannot outlive it); its own
 IPC and UTS namespaces; uid 65534; a cleared environment. The hidden tests, the reference
-solutions, other submissions and the batch's results do not exist in there.
+solutions, other submissions and the batch's results do not exist in there. ``--sandbox ns`` is
+the same sandbox built by the grader itself (:mod:`autograder.namespaces`, root only) in a child of
+its warm zygote, without bubblewrap's second torch import. ``auto`` picks ns, else bwrap, else none.
 
 ``--sandbox none`` (or ``auto`` where bubblewrap is missing or user namespaces are blocked, as on
 GitHub's Ubuntu 24.04 runners unless a sysctl is changed) keeps the worker's rlimits, process
@@ -29,16 +30,21 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SandboxMode", "Sandbox", "SandboxUnavailable", "choose", "bwrap_argv", "SANDBOX_HOME",
-           "NOBODY"]
+__all__ = ["SandboxMode", "Sandbox", "SandboxUnavailable", "choose", "bwrap_argv", "sandbox_paths",
+           "SANDBOX_HOME", "SANDBOX_ENV", "NOBODY", "TMPFS_BYTES"]
 
 SANDBOX_HOME = "/sandbox"  # the only writable place inside the sandbox (a tmpfs)
 NOBODY = 65534
 TMPFS_BYTES = 512 * 2**20
+#: The zygote's whole environment inside a sandbox (each worker then makes its own, see worker.py).
+SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "HOME": SANDBOX_HOME, "LANG": "C.UTF-8", "TMPDIR": SANDBOX_HOME,
+               "OMP_NUM_THREADS": "1"}
+_ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime", "nsswitch.conf")
 
 
 class SandboxMode(str, enum.Enum):
     auto = "auto"
+    ns = "ns"
     bwrap = "bwrap"
     none = "none"
 
@@ -49,14 +55,19 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Sandbox:
-    mode: SandboxMode  # bwrap or none: what is used
-    reason: str = ""  # why not bwrap, for "none"
+    mode: SandboxMode  # ns, bwrap or none: what is used
+    reason: str = ""  # why not sandboxed, for "none"
+
+    @property
+    def isolated(self) -> bool:
+        """The worker runs in a sandbox (ns or bwrap: the same isolation)."""
+        return self.mode in (SandboxMode.ns, SandboxMode.bwrap)
 
     @property
     def description(self) -> str:
-        if self.mode is SandboxMode.bwrap:
-            return ("bwrap: read-only root without the tests, solutions or other submissions; no network; "
-                    "own PID namespace; uid 65534")
+        if self.isolated:
+            return (f"{self.mode.value}: read-only root without the tests, solutions or other submissions; "
+                    "no network; own PID namespace; uid 65534")
         return f"unsandboxed ({self.reason}): rlimits, process groups and a scrubbed environment only"
 
     def to_json(self) -> dict:
@@ -90,10 +101,19 @@ def _bwrap_problem() -> str:
 
 
 def choose(requested: SandboxMode | str = SandboxMode.auto) -> Sandbox:
-    """The sandbox to use; ``bwrap`` where it cannot work raises :class:`SandboxUnavailable`."""
+    """The sandbox to use: ``auto`` is ns, else bwrap, else none (with the reason); ``ns`` or
+    ``bwrap`` where it cannot work raises :class:`SandboxUnavailable`."""
+    from autograder.namespaces import ns_problem
+
     requested = SandboxMode(requested)
     if requested is SandboxMode.none:
         return Sandbox(SandboxMode.none, "--sandbox none")
+    if requested in (SandboxMode.auto, SandboxMode.ns):
+        problem = ns_problem()
+        if not problem:
+            return Sandbox(SandboxMode.ns)
+        if requested is SandboxMode.ns:
+            raise SandboxUnavailable(f"--sandbox ns: {problem}")
     problem = _bwrap_problem()
     if not problem:
         return Sandbox(SandboxMode.bwrap)
@@ -111,25 +131,29 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if r and os.path.isdir(r))
 
 
+def sandbox_paths(modules_dir: str) -> list[str]:
+    """What a sandbox shows, read-only, at the same paths: /usr, /bin, /lib, /lib64 and /sbin (a
+    top-level symlink stays a symlink), a few files of /etc, the Python installation, the grader's
+    package and the submission's exercise modules."""
+    package = str(Path(__file__).resolve().parent)
+    paths = ["/usr"] + [f"/{d}" for d in ("bin", "lib", "lib64", "sbin") if os.path.lexists(f"/{d}")]
+    paths += [f"/etc/{name}" for name in _ETC_FILES if os.path.exists(f"/etc/{name}")]
+    roots = _python_roots()
+    paths += [r for r in roots if not any(r.startswith(o + os.sep) for o in roots if o != r)]
+    return paths + [package, modules_dir]
+
+
 def bwrap_argv(modules_dir: str, argv: list[str]) -> list[str]:
     """``bwrap ... -- argv`` for a zygote that sees ``modules_dir`` (read-only) and nothing secret."""
-    package = str(Path(__file__).resolve().parent)
     cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-           "--uid", str(NOBODY), "--gid", str(NOBODY), "--clearenv",
-           "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", SANDBOX_HOME, "--setenv", "LANG", "C.UTF-8",
-           "--setenv", "TMPDIR", SANDBOX_HOME, "--setenv", "OMP_NUM_THREADS", "1",
-           "--ro-bind", "/usr", "/usr"]
-    for link in ("bin", "lib", "lib64", "sbin"):
-        if os.path.islink(f"/{link}"):
-            cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
-        elif os.path.isdir(f"/{link}"):
-            cmd += ["--ro-bind", f"/{link}", f"/{link}"]
-    for name in ("ld.so.cache", "ld.so.conf", "localtime", "nsswitch.conf"):
-        if os.path.exists(f"/etc/{name}"):
-            cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    roots = [r for r in _python_roots() if not any(r.startswith(o + os.sep) for o in _python_roots() if o != r)]
-    for root in roots + [package]:
-        cmd += ["--ro-bind", root, root]
-    cmd += ["--ro-bind", modules_dir, modules_dir, "--proc", "/proc", "--dev", "/dev",
+           "--uid", str(NOBODY), "--gid", str(NOBODY), "--clearenv"]
+    for name, value in SANDBOX_ENV.items():
+        cmd += ["--setenv", name, value]
+    for path in sandbox_paths(modules_dir):
+        if path.count("/") == 1 and os.path.islink(path):
+            cmd += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            cmd += ["--ro-bind", path, path]
+    cmd += ["--proc", "/proc", "--dev", "/dev",
             "--size", str(TMPFS_BYTES), "--tmpfs", SANDBOX_HOME, "--remount-ro", "/", "--", *argv]
     return cmd

@@ -206,7 +206,7 @@ def _serve(request: dict) -> None:
     sandbox = Sandbox.from_json(request["sandbox"])
     zygote = None  # bwrap: a sandboxed zygote per submission, never a fork of this process
     os.makedirs(request["zygote_dir"], exist_ok=True)
-    if sandbox.mode is SandboxMode.none:
+    if sandbox.mode is not SandboxMode.bwrap:  # none, or ns: it builds a sandbox per submission
         zygote = Zygote.start(WorkerSettings(request["zygote_dir"], request["zygote_dir"]))
     torch.set_num_threads(1)
     lock_down_pytest()  # only now may secrets be loaded: the zygote holds none of them
@@ -216,7 +216,7 @@ def _serve(request: dict) -> None:
         cgroup = submission_cgroup(cfg.memory_mb)
         if zygote is None:
             return Zygote.start(settings, sandbox, cgroup)
-        return zygote.sub_zygote(settings, cgroup)
+        return zygote.sub_zygote(settings, cgroup, sandbox)
 
     def run(cfg: TrustedConfig, sub: Zygote) -> int:
         try:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.namespaces import set_parent_death_signal
 from autograder.protocol import encode, decode, recv_frame, send_frame
 
 __all__ = ["WorkerSettings", "worker_main", "worker_home", "FILE_LIMIT_BYTES"]
@@ -82,18 +83,6 @@ class WorkerSettings:
     scratch_dir: str  # each worker makes its private folder under it
     memory_mb: int = 4096
     threads: int = 1
-
-
-def set_parent_death_signal() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
 
 
 def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:

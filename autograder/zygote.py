@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from autograder.cgroups import Cgroup
-from autograder.sandbox import SANDBOX_HOME, Sandbox, SandboxMode, bwrap_argv
+from autograder.namespaces import enter_sandbox
+from autograder.sandbox import (NOBODY, SANDBOX_ENV, SANDBOX_HOME, TMPFS_BYTES, Sandbox, SandboxMode, bwrap_argv,
+                                sandbox_paths)
 from autograder.worker import WorkerSettings, set_parent_death_signal, worker_home, worker_main
 
 __all__ = ["ForkClient", "Zygote", "serve_forks", "fork_server"]
@@ -80,8 +82,9 @@ class ForkClient:
 
 
 class Zygote(ForkClient):
-    """Trusted-side handle on a worker zygote: forked from this process, or (``sandbox`` bwrap) a
-    fresh interpreter inside bubblewrap; its whole tree in ``cgroup`` when there is one."""
+    """Trusted-side handle on a worker zygote: forked from this process (in its own namespaces
+    for ``sandbox`` ns), or (bwrap) a fresh interpreter inside bubblewrap; its whole tree in
+    ``cgroup`` when there is one."""
 
     def __init__(self, pid: int, sock: socket.socket, cgroup: Cgroup | None = None,
                  proc: subprocess.Popen | None = None):
@@ -95,10 +98,13 @@ class Zygote(ForkClient):
         """Start a zygote (this process must hold nothing secret yet unless ``sandbox`` is bwrap)."""
         if sandbox is not None and sandbox.mode is SandboxMode.bwrap:
             return cls._start_bwrap(settings, cgroup)
+        in_namespaces = sandbox is not None and sandbox.mode is SandboxMode.ns
 
         def serve(sock: socket.socket) -> None:
             if cgroup is not None:
                 cgroup.add()
+            if in_namespaces:
+                _serve_in_namespaces(settings, sock)
             _become_subreaper()
             serve_forks(sock, _zygote_child(settings), kill_strays=True, on_reaped=_home_remover(settings))
 
@@ -120,11 +126,14 @@ class Zygote(ForkClient):
         """Fork one worker; it talks over ``sock_fd`` and prints into ``out_fd``."""
         return self.fork({"kind": "worker"}, [sock_fd, out_fd])
 
-    def sub_zygote(self, settings: WorkerSettings, cgroup: Cgroup | None = None) -> "Zygote":
-        """Fork a zygote of this zygote with other settings (one per submission in a batch)."""
+    def sub_zygote(self, settings: WorkerSettings, cgroup: Cgroup | None = None,
+                   sandbox: Sandbox | None = None) -> "Zygote":
+        """Fork a zygote of this zygote with other settings (one per submission in a batch), in
+        its own namespaces for ``sandbox`` ns."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         request = {"kind": "zygote", "settings": asdict(settings),
-                   "cgroup": [str(f) for f in cgroup.folders] if cgroup else None}
+                   "cgroup": [str(f) for f in cgroup.folders] if cgroup else None,
+                   "namespaces": sandbox is not None and sandbox.mode is SandboxMode.ns}
         try:
             pid = self.fork(request, [theirs.fileno()])
         finally:
@@ -168,6 +177,16 @@ def _home_remover(settings: WorkerSettings) -> Callable[[int], None]:
     return remove
 
 
+def _serve_in_namespaces(settings: WorkerSettings, sock: socket.socket) -> None:
+    """Serve forks as PID 1 of a sandbox built here (:mod:`autograder.namespaces`); never returns."""
+    inside = replace(settings, scratch_dir=SANDBOX_HOME)
+
+    def serve() -> None:
+        serve_forks(sock, _zygote_child(inside), kill_strays=True, on_reaped=_home_remover(inside))
+
+    enter_sandbox(sandbox_paths(settings.modules_dir), SANDBOX_HOME, TMPFS_BYTES, NOBODY, dict(SANDBOX_ENV), serve)
+
+
 def fork_server(serve: Callable[[socket.socket], None]) -> tuple[int, socket.socket]:
     """Fork a child that runs ``serve(sock)`` with every other descriptor closed; (pid, our end)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -202,6 +221,8 @@ def _zygote_child(settings: WorkerSettings) -> StartChild:
                             (Path(folder) / "cgroup.procs").write_text(str(os.getpid()))
                     channel = os.dup2(fds[0], 3)
                     os.closerange(4, 1 << 16)  # not the parent's channel, not other requests' fds
+                    if request.get("namespaces"):
+                        _serve_in_namespaces(sub, socket.socket(fileno=channel))
                     serve_forks(socket.socket(fileno=channel), _zygote_child(sub), kill_strays=True,
                                 on_reaped=_home_remover(sub))
                 except BaseException:

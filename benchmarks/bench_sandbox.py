@@ -1,8 +1,9 @@
-"""The sandbox's cost: the same batch graded with ``--sandbox bwrap`` and ``--sandbox none``.
+"""The sandbox's cost: the same batch graded with ``--sandbox none``, ``ns`` and ``bwrap``.
 
-With bubblewrap each submission's worker zygote is a fresh interpreter inside the sandbox (it
-cannot be forked from the warm server, which holds the hidden suites), so each submission pays one
-extra torch import. Prints seconds per submission for both, in one run, and the overhead ratio.
+``ns`` (root only) forks each submission's worker zygote from the warm zygote and builds the
+sandbox around it with a few system calls; with bubblewrap the zygote is a fresh interpreter inside
+the sandbox, so each submission pays one extra torch import. Prints seconds per submission for
+each mode that works here, in one run, and each sandbox's overhead ratio against ``none``.
 
     python benchmarks/bench_sandbox.py --count 6 --jobs 2
 """
@@ -25,7 +26,7 @@ from bench_batch import make_batch  # noqa: E402
 from autograder.batch import BatchOptions, grade_batch  # noqa: E402
 from autograder.engines import Engine  # noqa: E402
 from autograder.manifest import load_manifest  # noqa: E402
-from autograder.sandbox import SandboxMode, choose  # noqa: E402
+from autograder.sandbox import SandboxUnavailable, choose  # noqa: E402
 
 
 def main() -> None:
@@ -33,10 +34,17 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=6, help="submissions in the generated batch")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="submissions graded at once")
     parser.add_argument("--engine", choices=[e.value for e in Engine], default="server")
+    parser.add_argument("--modes", default="none,ns,bwrap", help="sandbox modes to time, none first")
     args = parser.parse_args()
-    sandbox = choose(SandboxMode.auto)
-    if sandbox.mode is SandboxMode.none:
-        sys.exit(f"bubblewrap is not usable here: {sandbox.reason}")
+    modes = []
+    for mode in args.modes.split(","):
+        try:
+            choose(mode)
+            modes.append(mode)
+        except SandboxUnavailable as exc:
+            print(f"skipped: {exc}")
+    if modes[:1] != ["none"] or len(modes) < 2:
+        sys.exit("nothing to compare: no sandbox works here")
     manifest = load_manifest(REPO / "assignments" / "assignment.toml")
     os.environ.pop("CIFAR10_DIR", None)
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
@@ -45,7 +53,7 @@ def main() -> None:
         make_batch(subs, args.count, manifest)
         print(f"{args.count} submissions, all six exercises, --engine {args.engine}, --jobs {args.jobs}")
         seconds = {}
-        for mode in ("none", "bwrap"):
+        for mode in modes:
             options = BatchOptions(tests=manifest.hidden_tests, exercises=manifest.names, jobs=args.jobs,
                                    engine=Engine(args.engine), sandbox=mode)
             start = time.perf_counter()
@@ -54,8 +62,9 @@ def main() -> None:
             points = sum(r.total for r in rows)
             print(f"  --sandbox {mode:5s}: {seconds[mode]:6.1f} s, {seconds[mode] / args.count:5.1f} s per "
                   f"submission, {points:g} points in all")
-        print(f"  sandbox overhead: {seconds['bwrap'] / seconds['none']:.2f}x "
-              f"({(seconds['bwrap'] - seconds['none']) / args.count:+.1f} s per submission)")
+        for mode in modes[1:]:
+            print(f"  {mode} overhead: {seconds[mode] / seconds['none']:.2f}x "
+                  f"({(seconds[mode] - seconds['none']) / args.count:+.1f} s per submission)")
 
 
 if __name__ == "__main__":

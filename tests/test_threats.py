@@ -9,9 +9,9 @@ listener received nothing, and no canary (a line of the hidden tests, a secret i
 environment) reached anything a student sees. The malicious pickle checkpoint (ex5) is one more
 small ``grade()`` call.
 
-Tests that only bubblewrap can pass skip, with the reason, where it cannot run.
+Tests that only a sandbox (ns or bwrap) can pass skip, with the reason, where it cannot run.
 ``AUTOGRADER_THREATS_SANDBOX=none`` grades unsandboxed instead (with
-``AUTOGRADER_THREATS_STRICT=1`` the bubblewrap-only threats are graded and asserted too, to show
+``AUTOGRADER_THREATS_STRICT=1`` the sandbox-only threats are graded and asserted too, to show
 what unsandboxed grading does not stop; ``AUTOGRADER_THREATS_ONLY=a,b`` grades only those threats).
 Hostile processes name themselves with this run's token, so leftovers are found in /proc; the
 attacks that write only touch paths holding the token (see threats.py).
@@ -38,14 +38,14 @@ from autograder.cgroups import ROOT as CGROUP_ROOT, Cgroup, CgroupUnavailable, _
 from autograder.engines import Engine
 from autograder.manifest import load_manifest
 from autograder.runner import grade
-from autograder.sandbox import SandboxMode, choose
+from autograder.sandbox import choose
 
 REPO = Path(__file__).resolve().parents[1]
 EXERCISES = ("ex1", "ex2")
 TOKEN = uuid.uuid4().hex[:8]
 SANDBOX = os.environ.get("AUTOGRADER_THREATS_SANDBOX", "auto")
 CHOSEN = choose(SANDBOX)
-SANDBOXED = CHOSEN.mode is SandboxMode.bwrap
+SANDBOXED = CHOSEN.isolated
 STRICT = os.environ.get("AUTOGRADER_THREATS_STRICT") == "1"
 #: a comma-separated subset of the threats to grade (the others' tests skip): to see one threat's
 #: effect alone, e.g. unsandboxed, where "overwrite" wrecks every other row
@@ -54,7 +54,7 @@ ONLY = {s for s in os.environ.get("AUTOGRADER_THREATS_ONLY", "").split(",") if s
 
 def needs_bwrap(why_not_unsandboxed: str):
     return pytest.mark.skipif(not SANDBOXED and not STRICT, reason=(
-        f"{why_not_unsandboxed}: needs the bubblewrap sandbox; here: {CHOSEN.description}"))
+        f"{why_not_unsandboxed}: needs a sandbox (ns or bwrap); here: {CHOSEN.description}"))
 
 
 def _cgroups_work() -> bool:
@@ -75,7 +75,7 @@ DISK_REASON = ("unsandboxed, a worker writes to the host's disk, where only RLIM
 
 
 # -- helpers --------------------------------------------------------------------------------------
-#: threats only bubblewrap stops: unsandboxed they are not even graded (they would wreck the other
+#: threats only a sandbox stops: unsandboxed they are not even graded (they would wreck the other
 #: rows, or the machine), unless AUTOGRADER_THREATS_STRICT=1 asks to see what they do
 BWRAP_ONLY = {"walk", "env", "net", "forge_proc", "overwrite"}
 
@@ -436,7 +436,7 @@ def test_os_exit_at_import_loses_all_of_ex2_and_nothing_else(world):
 @pytest.mark.skipif(not SANDBOXED and os.getuid() == 0 and not STRICT, reason=(
     "unsandboxed as root, a worker can move itself out of the grader's cgroups, and a setsid grandchild "
     "then outlives a test process killed at its run-time limit (its zygote, the subreaper, dies with it): "
-    f"needs the bubblewrap sandbox (a PID namespace) or a non-root grader; here: {CHOSEN.description}"))
+    f"needs a sandbox (a PID namespace) or a non-root grader; here: {CHOSEN.description}"))
 def test_a_killed_test_process_leaves_no_escapee_or_cgroup(tmp_path):
     name = f"esk-{TOKEN}"
     sub = tmp_path / "sub"
