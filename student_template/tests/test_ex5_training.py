@@ -82,7 +82,7 @@ def test_cosine_lr_endpoints(student):
     cosine_lr = student.ex5_training.cosine_lr
     for epoch, expected in ((0, 0.1), (5, 0.05), (10, 0.0)):
         value = cosine_lr(0.1, epoch, 10)
-        assert isinstance(value, float) and abs(value - expected) < 1e-12, (
+        assert isinstance(value, float) and abs(value - expected) < 1e-7, (  # float32 arithmetic is fine too
             f"cosine_lr(0.1, {epoch}, 10) returned {value!r}, expected {expected}: "
             "0.5 * base_lr * (1 + cos(pi * epoch / total_epochs))")
 
