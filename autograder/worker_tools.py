@@ -18,7 +18,7 @@ __all__ = [
     "seed", "same", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe", "forbid_downloads",
-    "DownloadForbidden",
+    "DownloadForbidden", "build_on_meta",
 ]
 
 
@@ -230,6 +230,19 @@ def forbid_downloads() -> None:
         raise DownloadForbidden(f"tried to download {url}: with weights=None nothing may be downloaded")
 
     torch.hub.download_url_to_file = refuse
+
+
+def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> Any:
+    """``factory(*args, **kwargs)`` with its tensors on the ``meta`` device: names, shapes, types and
+    ``requires_grad`` flags as usual, but no memory and no time for initial weights (VGG16's 138 M
+    take a second). Where the student's code cannot run there (it reads a value, say), the model
+    is built for real, so the result never depends on the device; tests that read values or run
+    the model must not use it."""
+    try:
+        with torch.device("meta"):
+            return factory(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - any failure on meta: build it the ordinary way
+        return factory(*args, **kwargs)
 
 
 def set_trainable(model: nn.Module, names: list[str]) -> None:

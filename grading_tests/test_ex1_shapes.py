@@ -348,6 +348,7 @@ def test_pool2d_output_size_dilation_matches_pytorch(student, args):
 @example(args={"size": 5, "kernel_size": 2, "padding": 0, "ceil_mode": True})
 @example(args={"size": 6, "kernel_size": 3, "stride": 2, "padding": 0, "ceil_mode": True})
 @example(args={"size": 2, "kernel_size": 3, "stride": 2, "padding": 0, "ceil_mode": True})
+@example(args={"size": 9, "kernel_size": 3, "stride": 2, "padding": 0, "dilation": 2, "ceil_mode": True})
 def test_pool2d_output_size_ceil_mode_matches_pytorch(student, args):
     check_output_size(student, "pool2d_output_size", args, torch_pool2d_output_size(**args))
 
@@ -369,13 +370,18 @@ def test_pool2d_output_size_ceil_mode_last_window_rule(student, args):
 @given(args=conv_param_args())
 @example(args={"in_channels": 3, "out_channels": 6, "kernel_size": 5, "bias": True})
 @example(args={"in_channels": 3, "out_channels": 64, "kernel_size": 3, "bias": False})
+@example(args={"in_channels": 3, "out_channels": 6, "kernel_size": 5})  # bias left out: True by default
 def test_conv2d_num_params_matches_pytorch(student, args):
     got = student.ex1_shapes.conv2d_num_params(**args)
     expected = count_params(torch.nn.Conv2d(args["in_channels"], args["out_channels"], args["kernel_size"],
-                                            bias=args["bias"]))
+                                            bias=args.get("bias", True)))
+    hint = conv_params_hint(args, got)
+    if "bias" not in args and got == expected - args["out_channels"]:
+        hint = ("bias was not given, and it defaults to True, as in nn.Conv2d: "
+                "def conv2d_num_params(in_channels, out_channels, kernel_size, bias=True, groups=1)")
     assert got == expected, (
         f"{call_text('conv2d_num_params', args)} {returned(got)}, but nn.Conv2d with these arguments has "
-        f"{expected} parameters: {conv_params_hint(args, got)}."
+        f"{expected} parameters: {hint}."
     )
 
 
@@ -418,13 +424,18 @@ def test_conv2d_num_params_rejects_groups_not_dividing(student, args):
 @given(args=linear_param_args)
 @example(args={"in_features": 400, "out_features": 120, "bias": True})
 @example(args={"in_features": 84, "out_features": 10, "bias": False})
+@example(args={"in_features": 400, "out_features": 120})  # bias left out: True by default
 def test_linear_num_params_matches_pytorch(student, args):
     got = student.ex1_shapes.linear_num_params(**args)
-    expected = count_params(torch.nn.Linear(args["in_features"], args["out_features"], bias=args["bias"]))
+    bias = args.get("bias", True)
+    expected = count_params(torch.nn.Linear(args["in_features"], args["out_features"], bias=bias))
     weights = args["in_features"] * args["out_features"]
-    if got == weights and args["bias"]:
+    if got == weights and "bias" not in args:
+        hint = ("bias was not given, and it defaults to True, as in nn.Linear: "
+                "def linear_num_params(in_features, out_features, bias=True)")
+    elif got == weights and bias:
         hint = "with bias=True there is one bias per output feature (out_features more parameters)"
-    elif got == weights + args["out_features"] and not args["bias"]:
+    elif got == weights + args["out_features"] and not bias:
         hint = "with bias=False there are no bias parameters"
     elif got == weights + args["in_features"]:
         hint = "there is one bias per OUTPUT feature, not per input feature"

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import lenet_batch_sizes, lenet_num_classes, lenet_seeds
 
-from autograder.testing import call_forward, type_name
+from autograder.testing import StudentError, call_forward, call_keep, type_name
 
 pytestmark = pytest.mark.exercise("ex2")
 
@@ -356,7 +356,7 @@ def test_net_handles_batch_of_one(student, reference):
 # --- parameters and state_dict layout ------------------------------------------------------------
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_net_parameter_count(student):
     net = student.ex2_lenet.Net(num_classes=10)
     named = list(net.named_parameters())
@@ -524,3 +524,30 @@ def test_net_train_mode_matches_reference(student, reference):
         )
 
     torch.testing.assert_close(first, expected, rtol=_RTOL, atol=_ATOL, check_dtype=False, msg=message)
+
+
+@pytest.mark.points(1)
+def test_net_gradients_reach_every_layer(student):
+    net = student.ex2_lenet.Net(num_classes=10)
+    x = _images(4, seed=61)
+    y = torch.tensor([0, 3, 7, 9])
+    what = ("one training step of Net(num_classes=10) (cross-entropy loss on a batch of 4 images, "
+            "loss.backward(), SGD with lr=0)")
+    optimizer = student.torch.optim.SGD(call_keep(net.parameters), lr=0.0)
+    try:
+        student.tools.train_step(net, optimizer, x, y)
+    except StudentError as exc:
+        if "does not require grad" not in exc.message:
+            raise
+        raise AssertionError(
+            f"{what}: loss.backward() raised ({exc.message}): the output of forward is not connected "
+            "to the weights, so nothing can learn. Do not run forward under torch.no_grad() and do not "
+            "detach the activations (x.detach(), x.data, .numpy()): the network must be trainable"
+        ) from None
+    grads = student.tools.grad_summary(net)
+    without = [name for name, g in grads.items() if g is None]
+    assert not without, (
+        f"{what}: these parameters got no gradient: {without}. Every layer must be trained by "
+        "loss.backward(): forward must not detach the activations (x.detach(), x.data, "
+        "torch.no_grad(), a round trip through numpy) anywhere between conv1 and fc3"
+    )

@@ -378,7 +378,7 @@ def _softmax_hint(out: torch.Tensor) -> str:
 # --- make_features -----------------------------------------------------------------------------
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @settings(max_examples=8)
 @example(config=VGG11)
 @example(config=VGG16)
@@ -430,7 +430,7 @@ def test_make_features_honours_in_channels(student):
         )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @settings(max_examples=10)
 @example(config=[8, "M", 16, 16, "M", 24, "M", 32, 32, "M", 32, 32, "M"], in_channels=3, batch_norm=True, seed=0)
 @example(config=[5, 7, "M", 3], in_channels=1, batch_norm=False, seed=1)
@@ -465,6 +465,77 @@ def test_make_features_matches_reference(student, reference, config, in_channels
             f"The layers are {_LAYER_RULE}. "
             + ("; ".join(problems) if problems else "Check each layer's settings and the order of the layers.")
         )
+
+    _assert_close(out, expected, what, explain)
+
+
+@pytest.mark.points(1)
+def test_make_features_batch_norm_running_statistics(student, reference):
+    config = [4, "M", 6]
+    ref = reference.ex3_vgg.make_features(list(config), in_channels=3, batch_norm=True)
+    w = _random_weights(ref.state_dict(), seed=25)
+    ref.load_state_dict(w)
+    what = (
+        "make_features([4, 'M', 6], batch_norm=True) in train mode with the reference's weights and "
+        "batch-norm statistics, after one forward pass on a (4, 3, 8, 8) input"
+    )
+    seq = student.ex3_vgg.make_features(list(config), in_channels=3, batch_norm=True)
+    _assert_same_layout(
+        _shapes(student, seq, what), _ref_shapes(ref), what, _LAYER_RULE,
+        lambda: _first_type_problem(student, seq, _expected_types(config, True), "features"),
+    )
+    _load(seq, w, what)
+    seq.train()
+    x = _images(4, seed=26, size=8)
+    _forward(seq, x, what)
+    ref.train()
+    with torch.no_grad():
+        ref(x)
+    expected = ref.state_dict()
+    got = _state_dict(seq, what)
+    wrong = [
+        key for key in expected
+        if key.endswith((".running_mean", ".running_var"))
+        and not torch.allclose(got[key].float(), expected[key], rtol=1e-4, atol=1e-6)
+    ]
+    assert not wrong, (
+        f"{what}: the running statistics {wrong} differ from the reference's. Each BatchNorm2d(v) keeps "
+        "PyTorch's defaults (momentum=0.1, eps=1e-5): one training batch moves running_mean to "
+        "0.9 * running_mean + 0.1 * the batch's mean. momentum=0.9 is Keras' decay, the opposite "
+        "convention (PyTorch's momentum = 1 - Keras' momentum): write nn.BatchNorm2d(v)"
+    )
+
+
+@pytest.mark.points(1)
+def test_make_features_pools_round_down_on_odd_sizes(student, reference):
+    config = [4, "M", 6, "M"]
+    ref = reference.ex3_vgg.make_features(list(config), in_channels=3).eval()
+    w = _random_weights(ref.state_dict(), seed=27)
+    ref.load_state_dict(w)
+    what = (
+        "make_features([4, 'M', 6, 'M']) in eval mode with the reference's weights, on a (2, 3, 15, 15) "
+        "input"
+    )
+    seq = student.ex3_vgg.make_features(list(config), in_channels=3)
+    _assert_same_layout(
+        _shapes(student, seq, what), _ref_shapes(ref), what, _LAYER_RULE,
+        lambda: _first_type_problem(student, seq, _expected_types(config, False), "features"),
+    )
+    _load(seq, w, what)
+    seq.eval()
+    x = _images(2, seed=28, size=15)
+    out = _forward(seq, x, what)
+    with torch.no_grad():
+        expected = ref(x)
+    _assert_shape(
+        out, tuple(expected.shape), what,
+        "each 'M' is MaxPool2d(kernel_size=2, stride=2), which rounds down on odd sizes (15 -> 7 -> 3): "
+        "ceil_mode=True keeps a partial last window (15 -> 8 -> 4), which is not VGG's pool",
+    )
+
+    def explain() -> str:
+        problems = _settings_problems(_children(student, seq, what), "features")
+        return f"The layers are {_LAYER_RULE}. " + ("; ".join(problems) if problems else "")
 
     _assert_close(out, expected, what, explain)
 
@@ -747,7 +818,7 @@ def _dropout_ratios(f: torch.Tensor, t: torch.Tensor, c: float, keep: float, wha
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_vgg11_dropout_rate(student):
     for p, seed in ((0.2, 71), (0.65, 72)):
         net = student.ex3_vgg.vgg11(num_classes=512, dropout=p)
@@ -834,4 +905,20 @@ def test_vgg16_dropout(student):
         f, t, c, (1 - p) ** 2, what,
         "two Dropout(p) layers in a row here, a feature survives both with probability (1-p)^2 and "
         "is then scaled by 1/(1-p)^2",
+    )
+
+
+@pytest.mark.points(1)
+def test_vgg_dropout_defaults_to_half(student):
+    wrong = []
+    for name in ("vgg11", "vgg16"):
+        net = getattr(student.ex3_vgg, name)()
+        rows = _children(student, net.classifier, f"{name}().classifier")
+        ps = [s.get("p") for _, kind, s in rows if kind.startswith("Dropout")]
+        if not ps or any(p != 0.5 for p in ps):
+            wrong.append(f"{name}() has dropout layers with p = {ps}")
+    assert not wrong, (
+        "; ".join(wrong) + ": without a dropout argument both networks use the default "
+        "dropout=0.5 (the signature is vgg11(num_classes=10, dropout=0.5, batch_norm=False), and the "
+        "same for vgg16), the rate of the VGG paper"
     )

@@ -363,7 +363,7 @@ def _student_block_with(student, config: dict, w: dict):
 # --- BasicBlock: shapes and layout ---------------------------------------------------------------
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @settings(max_examples=12, **_EXAMPLES)
 @example(config={"in_channels": 4, "out_channels": 8, "stride": 2}, size=(2, 7, 5))
 @example(config={"in_channels": 6, "out_channels": 6, "stride": 1}, size=(1, 4, 4))
@@ -820,4 +820,38 @@ def test_resnet18_matches_reference_train(student, reference):
         "normalizes with the batch's own mean and variance (nn.BatchNorm2d does that by itself "
         "after net.train()), and there is no dropout",
         (), rtol=_NET_RTOL, atol=_NET_ATOL,
+    )
+
+
+@pytest.mark.points(1)
+def test_resnet18_batch_norm_running_statistics(student, reference):
+    ref = reference.ex4_resnet.resnet18(num_classes=5)
+    w = _random_weights(ref.state_dict(), 121)
+    ref.load_state_dict(w)
+    net = student.ex4_resnet.resnet18(num_classes=5)
+    _assert_same_layout(
+        _student_shapes(student, net), {k: tuple(v.shape) for k, v in w.items()}, "resnet18(num_classes=5)"
+    )
+    _load(net, w)
+    net.train()
+    x = _tensor((2, 3, 32, 32), seed=122)
+    what = (
+        "resnet18(num_classes=5) in train mode with the reference's random weights and batch-norm "
+        "statistics, after one forward pass on a batch of shape (2, 3, 32, 32)"
+    )
+    _call(net, x, what)
+    with torch.no_grad():
+        ref.train()(x)
+    expected = {k: v for k, v in ref.state_dict().items() if k.endswith((".running_mean", ".running_var"))}
+    wrong = [
+        key for key, value in expected.items()
+        if not torch.allclose(net.get_buffer(key).float(), value, rtol=1e-4, atol=1e-6)
+    ]
+    assert not wrong, (
+        f"{what}: {len(wrong)} running statistics differ from the reference's ({', '.join(wrong[:4])}"
+        f"{', ...' if len(wrong) > 4 else ''}). Every batch norm (the stem's bn1, bn1 and bn2 of each "
+        "block, the projection's) is nn.BatchNorm2d(channels) with PyTorch's defaults, momentum=0.1 "
+        "and eps=1e-5: one training batch moves running_mean to 0.9 * running_mean + 0.1 * the batch's "
+        "mean. momentum=0.9 or 0.99 is Keras' decay, the opposite convention (PyTorch's momentum = "
+        "1 - Keras' momentum)"
     )

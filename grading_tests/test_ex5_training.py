@@ -447,7 +447,7 @@ def _train_outputs(student, pixels, seeds, what):
     return found
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_transforms_train_is_padded_crop_flip_and_normalize(student):
     what = "cifar10_transforms(True) (the training transform) on a random 32x32 RGB PIL image"
     for image_seed in (21, 22):
@@ -630,6 +630,21 @@ def test_train_one_epoch_returns_mean_loss_per_sample(student, sizes, seed):
 
 
 @pytest.mark.points(1)
+def test_train_one_epoch_returns_a_number_not_a_graph(student):
+    opt_kwargs = dict(lr=0.1)
+    state = _random_state(batch_norm=False, seed=161)
+    x, y = _data(10, seed=162)
+    net = _worker_mlp(student, state, batch_norm=False)
+    result, _ = _student_epoch(student, net, x, y, 4, opt_kwargs, keep=False)
+    what = _epoch_text(10, 4, opt_kwargs, batch_norm=False)
+    _as_number(result, what)
+    assert not (isinstance(result, torch.Tensor) and result.requires_grad), (
+        f"{what} returned a tensor that requires grad ({result!r}): the losses were added up as tensors, "
+        "so every batch's computation graph stays in memory until the epoch ends (on CIFAR-10 that runs "
+        "out of memory). Add loss.item() * inputs.size(0), a Python float, and return a float")
+
+
+@pytest.mark.points(1)
 def test_train_one_epoch_loss_goes_down_on_separable_data(student):
     g = torch.Generator().manual_seed(151)
     centres = torch.tensor([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0]])
@@ -697,6 +712,25 @@ def test_evaluate_disables_gradients(student):
         "and recording them costs memory and time")
 
 
+@pytest.mark.points(1)
+def test_evaluate_moves_batches_to_device(student):
+    state = _random_state(seed=221)
+    x, y = _data(10, seed=222)
+    net = _worker_mlp(student, state)
+    loader = student.tools.RecordingLoader(x, y, 4)
+    call_keep(student.ex5_training.evaluate, net, loader, torch.device("cpu"))
+    moves = loader.moves()
+    what = ("evaluate(model, loader, device) with model = " + _mlp_text() + ", a loader of 10 samples in "
+            "batches of 4 and device = torch.device('cpu')")
+    # The labels may stay where they are when the predictions come back to them (preds.cpu() == y).
+    missing = [f"batch {b}'s inputs" for b in range(3) if (b, "inputs", "cpu") not in moves]
+    assert not missing, (
+        f"{what}: these were never moved to the device: {', '.join(missing)}. Move every batch's "
+        "inputs with inputs.to(device) before the forward pass, as in train_one_epoch: on a GPU the "
+        "model's weights and its inputs must be on the same device (and compare the predictions with "
+        "labels on the same device: labels.to(device), or preds.cpu())")
+
+
 def _clear_inputs(ref, n: int, g: torch.Generator) -> torch.Tensor:
     """Inputs whose top two logits differ by at least 1e-3, so the prediction cannot depend on
     float rounding in the worker or here."""
@@ -711,7 +745,7 @@ def _clear_inputs(ref, n: int, g: torch.Generator) -> torch.Tensor:
     raise RuntimeError("could not draw inputs with clear predictions")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @settings(max_examples=8, **_EXAMPLES)
 @example(sizes=(10, 4), num_classes=3, seed=0)
 @example(sizes=(7, 3), num_classes=5, seed=1)

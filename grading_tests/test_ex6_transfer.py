@@ -72,12 +72,15 @@ def _call_text(fn: str, args: tuple, kwargs: dict) -> str:
     return f"{fn}({', '.join(parts)})"
 
 
-def _build(student, fn: str, *args, **kwargs):
+def _build(student, fn: str, *args, meta: bool = False, **kwargs):
     """``student.ex6_transfer.<fn>(*args, **kwargs)`` with downloads forbidden in the worker;
-    returns the model proxy and the call as text (for messages)."""
+    returns the model proxy and the call as text (for messages). ``meta``: for tests that only
+    read names, shapes, types and flags, built without initial weights (``tools.build_on_meta``)."""
     what = _call_text(fn, args, kwargs)
     student.tools.forbid_downloads()
     try:
+        if meta:
+            return student.tools.build_on_meta(getattr(student.ex6_transfer, fn), *args, **kwargs), what
         return getattr(student.ex6_transfer, fn)(*args, **kwargs), what
     except StudentError as exc:
         if not exc.is_a("DownloadForbidden"):
@@ -238,7 +241,7 @@ def test_resnet18_transfer_defaults(student):
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @settings(max_examples=1)
 @example(num_classes=1)
 @example(num_classes=37)
@@ -460,7 +463,7 @@ def _small_model(student, mask: list[bool]):
     return model
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @settings(max_examples=6)
 @example(mask=[False, False, True, True, True, True])
 @example(mask=[False] * 6)
@@ -514,9 +517,9 @@ def test_trainable_parameters_returns_list(student):
 # --- vgg16_transfer ------------------------------------------------------------------------------
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_vgg16_transfer_new_head(student):
-    model, what = _build(student, "vgg16_transfer", num_classes=5, weights=None)
+    model, what = _build(student, "vgg16_transfer", num_classes=5, weights=None, meta=True)
     shapes = {n: tuple(s) for n, s in student.tools.param_shapes(model).items()}
     expected = _torchvision_shapes("vgg16", 5)
     head = model.classifier[6]
@@ -591,3 +594,34 @@ def test_vgg16_transfer_freezes_features_only(student):
         f"{what}: after one SGD step (lr=0.1) over model.parameters() the new head classifier[6] "
         f"did not change: it must be trainable. Hint: {_ORDER_HINT}"
     )
+
+
+@pytest.mark.points(1)
+def test_resnet18_transfer_passes_weights_to_torchvision(student):
+    what = "resnet18_transfer(3, weights='NO_SUCH_WEIGHTS')"
+    student.tools.forbid_downloads()
+    with student_raises("Exception", f"{what} (torchvision refuses an unknown weights name)") as raised:
+        student.ex6_transfer.resnet18_transfer(3, weights="NO_SUCH_WEIGHTS")
+    assert "NO_SUCH_WEIGHTS" in raised.message, (
+        f"{what} raised {raised.type_name}({raised.message!r}), not torchvision's error about the unknown "
+        "weights: hand the weights argument to torchvision as it is, models.resnet18(weights=weights)"
+    )
+
+
+@pytest.mark.points(1)
+def test_vgg16_transfer_passes_weights_to_torchvision(student):
+    what = "vgg16_transfer(3, weights='NO_SUCH_WEIGHTS')"
+    student.tools.forbid_downloads()
+    with student_raises("Exception", f"{what} (torchvision refuses an unknown weights name)") as raised:
+        student.ex6_transfer.vgg16_transfer(3, weights="NO_SUCH_WEIGHTS")
+    assert "NO_SUCH_WEIGHTS" in raised.message, (
+        f"{what} raised {raised.type_name}({raised.message!r}), not torchvision's error about the unknown "
+        "weights: hand the weights argument to torchvision as it is, models.vgg16(weights=weights)"
+    )
+
+
+@pytest.mark.points(1)
+def test_vgg16_transfer_default_weights_downloads_nothing(student):
+    model, what = _build(student, "vgg16_transfer", 5, meta=True)  # weights left out: None by default
+    kind = type_name(model.classifier[6])
+    assert kind == "Linear", f"{what}: classifier[6] is a {kind}, expected nn.Linear(4096, 5)"
