@@ -613,7 +613,8 @@ def test_vgg11_output_shape(student, batch_size, num_classes):
 def _assert_param_count(student, name: str) -> None:
     for batch_norm in (False, True):
         build = getattr(student.ex3_vgg, name)
-        net, call = (build(batch_norm=True), f"{name}(batch_norm=True)") if batch_norm else (build(), f"{name}()")
+        kwargs, call = ({"batch_norm": True}, f"{name}(batch_norm=True)") if batch_norm else ({}, f"{name}()")
+        net = student.tools.build_on_meta(build, **kwargs)  # counts only: no initial weights needed
         total = student.tools.param_count(net)
         expected = _PARAMS[(name, batch_norm)]
         if total == expected:
@@ -661,7 +662,7 @@ def test_vgg11_parameter_counts(student):
 @pytest.mark.points(1)
 def test_vgg11_layer_types(student):
     for batch_norm in (False, True):
-        net = student.ex3_vgg.vgg11(batch_norm=batch_norm)
+        net = student.tools.build_on_meta(student.ex3_vgg.vgg11, batch_norm=batch_norm)  # layers only
         call = f"vgg11(batch_norm={batch_norm})"
         _assert_types(
             student, net.features, _expected_types(VGG11, batch_norm), f"{call}.features",
@@ -912,7 +913,7 @@ def test_vgg16_dropout(student):
 def test_vgg_dropout_defaults_to_half(student):
     wrong = []
     for name in ("vgg11", "vgg16"):
-        net = getattr(student.ex3_vgg, name)()
+        net = student.tools.build_on_meta(getattr(student.ex3_vgg, name))  # layers only
         rows = _children(student, net.classifier, f"{name}().classifier")
         ps = [s.get("p") for _, kind, s in rows if kind.startswith("Dropout")]
         if not ps or any(p != 0.5 for p in ps):

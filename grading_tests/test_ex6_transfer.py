@@ -229,8 +229,8 @@ def _step(student, model, what: str, num_classes: int, seed: int, params=None) -
 
 @pytest.mark.points(1)
 def test_resnet18_transfer_defaults(student):
-    model, what = _build(student, "resnet18_transfer", 5)
-    same, _ = _build(student, "resnet18_transfer", 5, weights=None, finetune="fc")
+    model, what = _build(student, "resnet18_transfer", 5, meta=True)
+    same, _ = _build(student, "resnet18_transfer", 5, weights=None, finetune="fc", meta=True)
     flags, expected = student.tools.param_flags(model), student.tools.param_flags(same)
     assert flags == expected, (
         f"{what} (defaults for weights and finetune) froze different parameters than "
@@ -269,7 +269,7 @@ def test_resnet18_transfer_head_is_new_linear(student, num_classes):
 
 @pytest.mark.points(2)
 def test_resnet18_transfer_backbone_frozen(student):
-    model, what = _build(student, "resnet18_transfer", num_classes=10, weights=None)
+    model, what = _build(student, "resnet18_transfer", num_classes=10, weights=None, meta=True)
     flags = student.tools.param_flags(model)
     _assert_backbone_names(flags, what)
     backbone = {n: f for n, f in flags.items() if not _is_head(n)}
@@ -286,7 +286,7 @@ def test_resnet18_transfer_backbone_frozen(student):
 
 @pytest.mark.points(1)
 def test_resnet18_transfer_head_trainable(student):
-    model, what = _build(student, "resnet18_transfer", num_classes=10, weights=None)
+    model, what = _build(student, "resnet18_transfer", num_classes=10, weights=None, meta=True)
     flags = student.tools.param_flags(model)
     head = {n: f for n, f in flags.items() if _is_head(n)}
     assert head, (
@@ -305,7 +305,7 @@ def test_resnet18_transfer_head_trainable(student):
 
 @pytest.mark.points(2)
 def test_resnet18_transfer_finetune_layer4(student):
-    model, what = _build(student, "resnet18_transfer", num_classes=6, weights=None, finetune="layer4")
+    model, what = _build(student, "resnet18_transfer", num_classes=6, weights=None, finetune="layer4", meta=True)
     flags = student.tools.param_flags(model)
     _assert_backbone_names(flags, what)
     trainable = {n for n in flags if n.startswith("layer4.") or _is_head(n)}
