@@ -394,3 +394,23 @@ def test_files_over_the_size_limit_fail_the_write_and_the_folder_is_removed(zygo
     assert home.is_dir()
     client.close()
     assert not home.exists()
+
+
+def test_build_on_meta_builds_without_weights_and_falls_back_where_code_reads_values():
+    import torch
+    from torch import nn
+
+    from autograder.worker_tools import build_on_meta
+
+    light = build_on_meta(nn.Linear, 4096, 4096)
+    assert light.weight.device.type == "meta" and tuple(light.weight.shape) == (4096, 4096)
+
+    def reads_a_value(n: int) -> nn.Module:
+        layer = nn.Linear(n, 2)
+        assert float(layer.weight.abs().sum()) > 0  # impossible on meta: built for real instead
+        return layer
+
+    real = build_on_meta(reads_a_value, 3)
+    assert real.weight.device.type == "cpu" and torch.isfinite(real.weight).all()
+    with pytest.raises(ValueError):  # an error of the student's code itself still surfaces
+        build_on_meta(lambda: (_ for _ in ()).throw(ValueError("bad finetune")))
