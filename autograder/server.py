@@ -201,7 +201,7 @@ def _serve(request: dict) -> None:
     import torchvision  # noqa: F401
 
     from autograder.trusted import lock_down_pytest, run_suite, submission_cgroup
-    from autograder.zygote import Zygote, serve_forks
+    from autograder.zygote import Zygote, freeze_heap, serve_forks
 
     sandbox = Sandbox.from_json(request["sandbox"])
     zygote = None  # bwrap: a sandboxed zygote per submission, never a fork of this process
@@ -236,6 +236,7 @@ def _serve(request: dict) -> None:
     def start_child(message: dict, fds: list) -> int:
         cfg = TrustedConfig.from_json(message["config"])
         sub = sub_zygote(cfg)  # asked here, in the server: children never share its channel
+        freeze_heap()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
