@@ -1,12 +1,15 @@
 """``--sandbox ns``: bubblewrap's sandbox built by the grader itself, inside a forked zygote.
 
 bubblewrap must ``exec`` a new interpreter, so every sandboxed submission pays a second
-``import torch, torchvision`` (about a second of CPU). Run as root, the grader can build the same
-sandbox with the same system calls in a child forked from its warm zygote (which imported torch and
-nothing secret), so the sandbox costs a fork and a few mounts:
+``import torch, torchvision`` (about a second of CPU). The grader can build the same sandbox with
+the same system calls in a child forked from its warm zygote (which imported torch and nothing
+secret), so the sandbox costs a fork and a few mounts:
 
-1. ``unshare`` new mount, PID, network, IPC and UTS namespaces (no user namespace: mapping root
-   into one would leave the sandbox with the real uid 0, which ``/proc/sys`` trusts);
+1. ``unshare`` new mount, PID, network, IPC and UTS namespaces. As root, no user namespace
+   (mapping root into one would leave the sandbox with the real uid 0, which ``/proc/sys``
+   trusts): the sandbox later becomes the real uid 65534. Any other user also gets a new user
+   namespace in which uid 65534 is the user's own uid (as bubblewrap does), where unprivileged
+   user namespaces are allowed;
 2. a tmpfs becomes the root; under it a second tmpfs, ``/newroot``, receives read-only bind mounts
    of ``/usr``, the Python installation, the grader's package and the submission's exercise
    modules (non-recursive: nothing mounted below them comes along), a few files of ``/etc``, a
@@ -15,10 +18,11 @@ nothing secret), so the sandbox costs a fork and a few mounts:
    there, ``setsid`` escapees included; it dies with its parent), mounts a ``/proc`` that shows only
    that namespace, makes ``/newroot`` the root and detaches the old one, remounts it read-only,
    starts a new session, and drops to uid/gid 65534 with no supplementary groups, no capabilities
-   and ``no_new_privs``.
+   (bounding, ambient, effective, permitted, inheritable) and ``no_new_privs``.
 
-The result is what :func:`autograder.sandbox.bwrap_argv` asks bubblewrap for. Other users than
-root get bubblewrap (which makes a user namespace for them); see :mod:`autograder.sandbox`.
+The result is what :func:`autograder.sandbox.bwrap_argv` asks bubblewrap for. Whether it works
+here is probed once, by building one (:func:`ns_problem`); where it does not, ``auto`` uses
+bubblewrap or, failing that, no sandbox (see :mod:`autograder.sandbox`).
 """
 
 from __future__ import annotations
@@ -34,11 +38,15 @@ from typing import Callable
 __all__ = ["enter_sandbox", "ns_problem", "set_parent_death_signal"]
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 MNT_DETACH = 2
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 24, 47, 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+#: statvfs's ST_* flags of a mount that a read-only remount must keep (a user namespace may not
+#: clear them), and the MS_* flag for each
+_KEPT_FLAGS = {0x2: MS_NOSUID, 0x4: MS_NODEV, 0x8: MS_NOEXEC, 0x400: 0x400, 0x800: 0x800, 0x1000: 1 << 21}
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
 
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -83,13 +91,22 @@ def _bind_ro(source: str, target: str) -> None:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()
     _mount(source, target, None, MS_BIND)
-    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    kept = os.statvfs(source).f_flag
+    extra = sum(ms for st, ms in _KEPT_FLAGS.items() if kept & st)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | extra)
 
 
 def _build_root(ro_paths: list[str], home: str, home_bytes: int, uid: int) -> None:
     """Steps 1-2 of the module docstring, in the process that will fork PID 1."""
-    _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
-           "unshare")
+    outer_uid, outer_gid = os.geteuid(), os.getegid()
+    user_namespace = CLONE_NEWUSER if outer_uid != 0 else 0
+    _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+                           | user_namespace), "unshare")
+    if user_namespace:  # uid 65534 in here is the grader's own uid outside
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {outer_uid} 1"),
+                           ("gid_map", f"{uid} {outer_gid} 1")):
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates out
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     os.mkdir("/tmp/oldroot")
@@ -134,10 +151,19 @@ def _finish_as_pid1(uid: int, env: dict[str, str]) -> None:
     except OSError:
         pass
     os.setsid()
-    os.setgroups([])
+    libc = _libc()
+    for cap in range(int(open("/proc/sys/kernel/cap_last_cap").read()) + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # while CAP_SETPCAP is still ours
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    try:
+        os.setgroups([])
+    except PermissionError:  # in a user namespace with setgroups denied: the groups are unmapped
+        pass
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)  # from root to another uid: every capability is dropped
-    _check(_libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    _check(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # and in a user namespace too
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     os.environ.clear()
     os.environ.update(env)
 
@@ -181,8 +207,6 @@ def ns_problem() -> str:
     """"" when :func:`enter_sandbox` works here, else why not (probed in a forked child)."""
     if not sys.platform.startswith("linux"):
         return "namespaces are Linux only"
-    if os.geteuid() != 0:
-        return "the grader's own namespaces need root (other users get bubblewrap)"
     if platform.machine() not in PIVOT_ROOT:
         return f"pivot_root's system call number is not known on {platform.machine()}"
     read, write = os.pipe()

@@ -1,20 +1,21 @@
 """The operating-system side of the worker's isolation: namespaces where they work, else rlimits.
 
-``--sandbox bwrap`` starts each submission's worker zygote inside bubblewrap: a fresh root that holds only the system's libraries, the Python installation,
-the grader's own package and the submission's exercise modules, all read-only; a private,
-size-limited tmpfs as the only writable place; no network (its own empty network namespace); its
-own PID namespace that dies with the grader (a ``setsid`` grandchild cannot outlive it); its own
-IPC and UTS namespaces; uid 65534; a cleared environment. The hidden tests, the reference
-solutions, other submissions and the batch's results do not exist in there. ``--sandbox ns`` is
-the same sandbox built by the grader itself (:mod:`autograder.namespaces`, root only) in a child of
-its warm zygote, without bubblewrap's second torch import. ``auto`` picks ns, else bwrap, else none.
+A sandbox holds each submission's worker zygote: a fresh root that holds only the system's
+libraries, the Python installation, the grader's own package and the submission's exercise
+modules, all read-only; a private, size-limited tmpfs as the only writable place; no network (its
+own empty network namespace); its own PID namespace that dies with the grader (a ``setsid``
+grandchild cannot outlive it); its own IPC and UTS namespaces; uid 65534; a cleared environment.
+The hidden tests, the reference solutions, other submissions and the batch's results do not exist
+in there. ``--sandbox ns`` builds it in the grader itself (:mod:`autograder.namespaces`), in a
+child of its warm zygote; ``--sandbox bwrap`` has bubblewrap build it around a fresh interpreter,
+which pays a second torch import. ``auto`` picks ns, else bwrap, else none.
 
-``--sandbox none`` (or ``auto`` where bubblewrap is missing or user namespaces are blocked, as on
-GitHub's Ubuntu 24.04 runners unless a sysctl is changed) keeps the worker's rlimits, process
-group, scrubbed environment and private folder, and says "unsandboxed" in every report. It does
-not change the worker's uid (a Python installed under a private home, e.g. pyenv's /root/.pyenv,
+``--sandbox none`` (or ``auto`` where neither works: user namespaces blocked, as on GitHub's
+Ubuntu 24.04 runners unless a sysctl is changed) keeps the worker's rlimits, process group,
+scrubbed environment and private folder, and says "unsandboxed" in every report. It does not
+change the worker's uid (a Python installed under a private home, e.g. pyenv's /root/.pyenv,
 would become unreadable), so a worker of a grader running as root can read and write what root
-can: the README's threat model lists what only bubblewrap stops. Both modes add a cgroup
+can: the README's threat model lists what only a sandbox stops. Every mode adds a cgroup
 (:mod:`autograder.cgroups`) where writable.
 """
 

@@ -1,6 +1,6 @@
 """The sandbox's cost: the same batch graded with ``--sandbox none``, ``ns`` and ``bwrap``.
 
-``ns`` (root only) forks each submission's worker zygote from the warm zygote and builds the
+``ns`` forks each submission's worker zygote from the warm zygote and builds the
 sandbox around it with a few system calls; with bubblewrap the zygote is a fresh interpreter inside
 the sandbox, so each submission pays one extra torch import. Prints seconds per submission for
 each mode that works here, in one run, and each sandbox's overhead ratio against ``none``.
