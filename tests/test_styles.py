@@ -1,4 +1,4 @@
-"""Correct submissions in other styles (examples/styles, examples/correct) get full marks from the
+"""Correct submissions in other styles (tests/styles, examples/correct) get full marks from the
 hidden suites: the suites test the rule the spec states, not the way the reference is written."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from autograder.engines import Engine
 from autograder.results import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
-STYLES = sorted(p for p in (REPO / "examples" / "styles").iterdir() if p.is_dir())
+STYLES = sorted(p for p in (REPO / "tests" / "styles").iterdir() if p.is_dir())
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,6 @@ def test_style_gets_full_marks(graded, style):
     assert row.status is RowStatus.GRADED and row.report is not None, row.reason
     lost = [f"{t.exercise} {t.name}: {t.feedback[:300]}" for t in row.report.tests
             if t.score < t.max_score and t.outcome is not Outcome.NOT_GRADED]
-    assert not lost, f"examples/styles/{style} is correct but lost points:\n" + "\n".join(lost)
+    assert not lost, f"tests/styles/{style} is correct but lost points:\n" + "\n".join(lost)
     graded_max = sum(t.max_score for t in row.report.tests if t.outcome is not Outcome.NOT_GRADED)
     assert graded_max >= 100, f"only {graded_max} points were graded"
