@@ -31,8 +31,10 @@ import ctypes
 import functools
 import os
 import platform
+import select
 import signal
 import sys
+import time
 from typing import Callable
 
 __all__ = ["enter_sandbox", "ns_problem", "set_parent_death_signal"]
@@ -50,6 +52,7 @@ _KEPT_FLAGS = {0x2: MS_NOSUID, 0x4: MS_NODEV, 0x8: MS_NOEXEC, 0x400: 0x400, 0x80
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
 
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+PROBE_SECONDS = 20  # a sandbox that takes longer to build is reported as not working
 
 
 def set_parent_death_signal() -> None:
@@ -222,9 +225,19 @@ def ns_problem() -> str:
         uid_probe = 65534
         enter_sandbox(["/usr"], "/sandbox", 1 << 20, uid_probe, {}, probe)
     os.close(write)
-    with os.fdopen(read, "rb") as fh:
-        message = fh.read().decode(errors="replace").strip()
+    message, deadline = b"", time.monotonic() + PROBE_SECONDS
+    with os.fdopen(read, "rb", buffering=0) as fh:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fh], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = fh.read(4096) if ready else b""
+            if not chunk:
+                break
+            message += chunk
+    if time.monotonic() >= deadline:
+        os.kill(pid, signal.SIGKILL)  # the sandbox dies with it
+        message = f"the probe did not finish in {PROBE_SECONDS} s".encode()
     _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or message:
-        return f"cannot build namespaces here ({(message.splitlines() or ['?'])[-1][:200]})"
+    text = message.decode(errors="replace").strip()
+    if os.waitstatus_to_exitcode(status) != 0 or text:
+        return f"cannot build namespaces here ({(text.splitlines() or ['?'])[-1][:200]})"
     return ""

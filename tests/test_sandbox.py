@@ -228,6 +228,16 @@ def test_ns_sandbox_leaves_no_mount_on_the_host(layout, listener):
     assert open("/proc/self/mountinfo").read() == before
 
 
+def test_a_probe_that_hangs_is_a_reason_not_a_hang(monkeypatch):
+    import time
+
+    monkeypatch.setattr(namespaces, "PROBE_SECONDS", 0.5)
+    monkeypatch.setattr(namespaces, "enter_sandbox", lambda *args: time.sleep(60))
+    started = time.monotonic()
+    problem = namespaces.ns_problem.__wrapped__()
+    assert "did not finish in 0.5 s" in problem and time.monotonic() - started < 10
+
+
 def test_auto_prefers_ns_then_bwrap_then_none(monkeypatch):
     import autograder.sandbox as sandbox
 
