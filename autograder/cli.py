@@ -99,13 +99,16 @@ def verify(
         help="Only these exercises (default: all).", show_default=False)] = None,
     manifest: ManifestOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Gradings to run at once.")] = os.cpu_count() or 1,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="Stop grading each mutant at its first failed test: faster, and the table names "
+                        "one test that catches it instead of all of them.")] = False,
 ) -> None:
     """Prove the suites: solutions score 100%, the template 0, every mutant loses points."""
     from autograder.verify import verify as run_verify
 
     man = load_manifest_or_exit(manifest, Path.cwd())
     try:
-        checks = run_verify(man, jobs=jobs, exercises=exercises, on_check=lambda c: err.print(
+        checks = run_verify(man, jobs=jobs, exercises=exercises, quick=quick, on_check=lambda c: err.print(
             f"  {'[green]ok[/]' if c.ok else '[red]FAIL[/]'} {c.subject} ({c.suite})"))
     except (MutantError, ValueError) as exc:
         error(str(exc))

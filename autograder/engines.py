@@ -53,10 +53,12 @@ class GradeTask:
     data_dir: Path | None = None
     cache_dir: Path | None = None
     sandbox: str = "auto"
+    first_failure: bool = False  # stop at the first failed test (grade verify)
 
     def run(self, server=None) -> Report:
         return grade(self.folder, self.tests, self.manifest, self.exercises, profile=self.profile,
-                     data_dir=self.data_dir, cache_dir=self.cache_dir, server=server, sandbox=self.sandbox)
+                     data_dir=self.data_dir, cache_dir=self.cache_dir, server=server, sandbox=self.sandbox,
+                     first_failure=self.first_failure)
 
 
 class LocalGrader:

@@ -100,7 +100,7 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
 def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scratch: Path, result_fd: int,
                    visibility: Visibility, *, mode: str = "worker", profile: str = "auto",
                    data_dir: Path | None = None, cache_dir: Path | None = None,
-                   sandbox: Sandbox | None = None) -> TrustedConfig:
+                   sandbox: Sandbox | None = None, first_failure: bool = False) -> TrustedConfig:
     """The trusted test process's configuration for modules staged in ``scratch/modules``."""
     chosen = [manifest.exercise(e) for e in selected]
     return TrustedConfig(
@@ -113,7 +113,7 @@ def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scr
         result_fd=result_fd, mode=mode, profile=profile,
         data_dir=str(Path(data_dir).resolve()) if data_dir else None,
         cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None,
-        sandbox=(sandbox or choose(SandboxMode.auto)).to_json())
+        sandbox=(sandbox or choose(SandboxMode.auto)).to_json(), first_failure=first_failure)
 
 
 def visibility_of(tests: Path, manifest: Manifest) -> Visibility:
@@ -125,14 +125,16 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
           on_result: Callable[[TestResult], None] | None = None, mode: str = "worker",
           startup_seconds: float = STARTUP_SECONDS, profile: str = "auto", data_dir: Path | None = None,
           cache_dir: Path | None = None, server: "GradingServer | None" = None,
-          sandbox: SandboxMode | str = SandboxMode.auto) -> Report:
+          sandbox: SandboxMode | str = SandboxMode.auto, first_failure: bool = False) -> Report:
     """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``.
 
     ``profile`` (cpu, gpu, auto), ``data_dir`` and ``cache_dir`` reach the accuracy tests. With a
     ``server`` (:class:`autograder.server.GradingServer`, for the same ``tests``) the trusted test
     process is forked from it instead of started fresh (and the server's sandbox is used).
     ``sandbox`` (auto, ns, bwrap, none: :mod:`autograder.sandbox`) isolates the student's code; a
-    request for ns or bwrap where it cannot run raises :class:`~autograder.sandbox.SandboxUnavailable`."""
+    request for ns or bwrap where it cannot run raises :class:`~autograder.sandbox.SandboxUnavailable`.
+    ``first_failure`` stops at the first failed test; the tests after it are ``not_graded`` (for
+    ``grade verify``, which only asks whether a mutant loses points)."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
     if not (submission.is_dir() or (submission.is_file() and submission.suffix == ".ipynb")):
         raise GradeInputError(f"submission not found: {submission} (a folder with the exercise modules, "
@@ -156,7 +158,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         chosen = [manifest.exercise(e) for e in selected]
         read_fd, write_fd = os.pipe()
         cfg = trusted_config(manifest, tests, selected, scratch, write_fd, visibility, mode=mode,
-                             profile=profile, data_dir=data_dir, cache_dir=cache_dir, sandbox=chosen_sandbox)
+                             profile=profile, data_dir=data_dir, cache_dir=cache_dir, sandbox=chosen_sandbox,
+                             first_failure=first_failure)
         if server is not None and mode == "worker":
             startup_seconds = min(startup_seconds, SERVER_STARTUP_SECONDS)
         run_seconds = startup_seconds + sum(e.limits.run_seconds for e in chosen)
@@ -177,7 +180,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         os.close(read_fd)
         returncode = proc.stop(at_once=timed_out or collector.done)
         log_tail = (scratch / "trusted.log").read_bytes()[-2000:].decode("utf-8", "replace")
-        report = collector.report(selected, visibility, returncode, timed_out, run_seconds, log_tail)
+        report = collector.report(selected, visibility, returncode, timed_out, run_seconds, log_tail,
+                                  first_failure)
     finally:
         if cgroup is not None:  # the zygote's tree, a setsid escapee included
             cgroup.remove()
@@ -239,7 +243,7 @@ class ResultCollector:
             self.grader_errors.append("the test process sent a malformed message")
 
     def report(self, selected: tuple[str, ...], visibility: Visibility, returncode: int | None,
-               timed_out: bool, run_seconds: float, log_tail: str) -> Report:
+               timed_out: bool, run_seconds: float, log_tail: str, first_failure: bool = False) -> Report:
         errors = list(self.grader_errors)
         if self.expected is None:
             last = [ln for ln in log_tail.strip().splitlines() if ln.strip()][-1:] or ["no output"]
@@ -249,7 +253,10 @@ class ResultCollector:
         for test_id, want in (self.expected or {}).items():
             got = self.results.get(test_id)
             if got is None:
-                if timed_out:
+                if first_failure and self.done and not timed_out:
+                    got = replace(want, outcome=Outcome.NOT_GRADED, feedback=(
+                        "not run: grading stopped at the first failed test"))
+                elif timed_out:
                     got = replace(want, outcome=Outcome.TIMEOUT, feedback=(
                         f"not run: the whole run exceeded its {run_seconds:g} s limit before this test finished"))
                 else:

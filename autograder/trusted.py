@@ -45,6 +45,7 @@ class TrustedConfig:
     cache_dir: str | None = None  # where decoded CIFAR-10 tensors are cached
     sandbox: dict = field(default_factory=lambda: {"mode": "none", "reason": "not configured"})
     cgroup: dict | None = None  # the zygote's cgroup, made by the parent (Cgroup.to_json); None: make one
+    first_failure: bool = False  # stop at the first failed test (grade verify: is a mutant caught at all?)
 
     def limits_for(self, exercise: str | None) -> ExerciseLimits:
         return self.limits.get(exercise or "", ExerciseLimits(30.0, 120.0))
@@ -66,7 +67,7 @@ def pytest_args(cfg: TrustedConfig, ini_path: str) -> list[str]:
     return [cfg.tests_dir, "-c", ini_path, "--rootdir", cfg.tests_dir, "--confcutdir", cfg.tests_dir,
             "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain",
             "-q", "--no-header", "-W", "ignore::DeprecationWarning", "--import-mode=prepend",
-            "--continue-on-collection-errors"]
+            "--continue-on-collection-errors"] + (["--maxfail=1"] if cfg.first_failure else [])
 
 
 def lock_down_pytest() -> None:

@@ -68,9 +68,10 @@ def _caught(subject: str, description: str, report: Report) -> Check:
 
 
 def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] | None = None,
-           exercises: Sequence[str] | None = None) -> list[Check]:
+           exercises: Sequence[str] | None = None, quick: bool = False) -> list[Check]:
     """Run every check (in parallel, ``jobs`` at a time); the Python API behind ``grade verify``.
-    ``exercises`` limits the checks (and the mutants) to those exercises."""
+    ``exercises`` limits the checks (and the mutants) to those exercises; ``quick`` stops each
+    mutant at its first failed test (it is caught; the others are not run)."""
     if manifest.solutions is None or manifest.hidden_tests is None or manifest.template is None:
         raise ValueError(f"{manifest.path}: [paths] needs solutions, template and hidden_tests for verify")
     chosen = list(exercises) if exercises else list(manifest.names)
@@ -84,8 +85,9 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
     grader = LocalGrader(Engine.server, jobs)
     grader.start_server(manifest, manifest.hidden_tests, chosen, sandbox="none")
 
-    def run_suite(folder: Path, tests: Path, exercises: Sequence[str] = chosen) -> Report:
-        return grader.grade_one(GradeTask(folder, tests, manifest, tuple(exercises), sandbox="none"))
+    def run_suite(folder: Path, tests: Path, exercises: Sequence[str] = chosen, first_failure: bool = False) -> Report:
+        return grader.grade_one(GradeTask(folder, tests, manifest, tuple(exercises), sandbox="none",
+                                          first_failure=first_failure))
 
     tasks: list[Callable[[], Check]] = [
         lambda: _full_marks("solutions", "hidden", run_suite(manifest.solutions, manifest.hidden_tests)),
@@ -101,7 +103,7 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
     for mutant in mutants:
         folder = materialize(mutant, manifest.solutions, Path(scratch.name) / mutant.name)
         tasks.append(lambda m=mutant, f=folder: _caught(
-            m.name, m.description, run_suite(f, manifest.hidden_tests, [m.exercise])))
+            m.name, m.description, run_suite(f, manifest.hidden_tests, [m.exercise], first_failure=quick)))
 
     def run(task: Callable[[], Check]) -> Check:
         check = task()

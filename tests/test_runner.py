@@ -144,3 +144,14 @@ def test_a_test_file_that_fails_to_load_does_not_stop_the_others(tmp_path):
     report = grade(tmp_path / "sub", tmp_path / "hidden", manifest)
     assert [(t.name, t.outcome) for t in report.tests] == [("test_a_first", Outcome.PASSED)]
     assert any("could not load test_broken.py" in e for e in report.grader_errors), report.grader_errors
+
+
+def test_first_failure_stops_the_run_and_leaves_the_rest_not_graded(manifest, repo):
+    report = grade(repo / "examples" / "partial", manifest.hidden_tests, manifest, ["ex1"], first_failure=True,
+                   sandbox="none")
+    failed = [t for t in report.tests if t.outcome is Outcome.FAILED]
+    skipped = [t for t in report.tests if t.outcome is Outcome.NOT_GRADED]
+    assert len(failed) == 1 and skipped, [(t.name, t.outcome.value) for t in report.tests]
+    assert all("stopped at the first failed test" in t.feedback for t in skipped)
+    assert not report.grader_errors and report.score < report.max_score
+    assert sum(t.max_score for t in report.tests) == 20  # the suite still adds up
