@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import resnet_block_configs, resnet_block_input_sizes, resnet_seeds
 
-from autograder.testing import StudentError, StudentNotImplemented, call_forward, once_per_batch, type_name
+from autograder.testing import StudentError, StudentNotImplemented, call_forward, call_keep, once_per_batch, type_name
 
 pytestmark = pytest.mark.exercise("ex4")
 
@@ -563,7 +563,7 @@ def _zero_bn2_setting(config: dict) -> str:
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_block_zero_bn2_reduces_to_relu_shortcut(student, reference):
     for config, seed in _ZERO_BN2_CONFIGS:
         _, w = _reference_block(reference, config, seed, zero_bn2=True)
@@ -682,6 +682,20 @@ def test_resnet18_parameter_count(student):
 
 
 @pytest.mark.points(1)
+def test_resnet18_handles_batch_of_one(student):
+    net = student.ex4_resnet.resnet18()
+    net.eval()
+    what = "resnet18() in eval mode on a batch of ONE image, of shape (1, 3, 32, 32)"
+    out = _call(net, _tensor((1, 3, 32, 32), seed=85), what)
+    assert tuple(out.shape) == (1, 10), (
+        f"{what} returned shape {tuple(out.shape)}, expected (1, 10): the batch dimension must "
+        "survive the flatten. x.squeeze() (or torch.flatten(x) without start_dim) also removes a "
+        "batch dimension of size 1; flatten everything but the batch with torch.flatten(x, 1) or "
+        "x.view(x.size(0), -1)"
+    )
+
+
+@pytest.mark.points(1)
 def test_resnet18_num_classes_respected(student):
     net = student.ex4_resnet.resnet18(num_classes=7)
     net.eval()
@@ -693,7 +707,7 @@ def test_resnet18_num_classes_respected(student):
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_resnet18_feature_map_sizes(student):
     net = student.ex4_resnet.resnet18()
     net.eval()
@@ -820,6 +834,39 @@ def test_resnet18_matches_reference_train(student, reference):
         "normalizes with the batch's own mean and variance (nn.BatchNorm2d does that by itself "
         "after net.train()), and there is no dropout",
         (), rtol=_NET_RTOL, atol=_NET_ATOL,
+    )
+
+
+@pytest.mark.points(1)
+def test_resnet18_gradients_reach_every_layer(student):
+    net = student.ex4_resnet.resnet18(num_classes=10)
+    x = _tensor((2, 3, 32, 32), seed=131)
+    y = torch.tensor([3, 7])
+    what = ("one training step of resnet18(num_classes=10) in train mode (cross-entropy loss on a "
+            "batch of shape (2, 3, 32, 32), loss.backward(), SGD with lr=0)")
+    optimizer = student.torch.optim.SGD(call_keep(net.parameters), lr=0.0)
+    try:
+        student.tools.train_step(net, optimizer, x, y)
+    except StudentError as exc:
+        hint = ""
+        if "inplace operation" in exc.message:
+            hint = (
+                " A tensor that autograd still needs was changed in place: in the block, add the two "
+                "branches out of place, out = out + self.shortcut(x) (or out += shortcut(x), where out "
+                "is the residual branch's own fresh tensor), never shortcut(x) += out or x += out: "
+                "with the identity shortcut, shortcut(x) IS x, the previous ReLU's output"
+            )
+        raise AssertionError(
+            f"{what}: loss.backward() raised {exc.type_name}: {exc.message}. The network must be "
+            "trainable: the forward pass may not detach activations or modify in place a tensor "
+            "that the backward pass needs." + hint
+        ) from None
+    grads = student.tools.grad_summary(net)
+    without = [name for name, g in grads.items() if g is None]
+    assert not without, (
+        f"{what}: these parameters got no gradient: {_listing(without)}. Every layer must be "
+        "trained by loss.backward(): forward must not detach the activations (x.detach(), x.data, "
+        "torch.no_grad()) and must use every layer it creates"
     )
 
 

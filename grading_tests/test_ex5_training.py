@@ -600,7 +600,7 @@ def _mean_loss_diagnosis(value: float, expected: float, losses: list[float], siz
     return ""
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @settings(max_examples=8, **_EXAMPLES)
 @example(sizes=(10, 4), seed=0)
 @example(sizes=(5, 8), seed=1)
@@ -710,6 +710,28 @@ def test_evaluate_disables_gradients(student):
         f"{what}: {with_grad} of the {len(log)} forward passes ran with gradients enabled. Wrap the "
         "loop in `with torch.no_grad():` (or torch.inference_mode()): evaluation needs no gradients, "
         "and recording them costs memory and time")
+
+
+@pytest.mark.points(1)
+def test_evaluate_leaves_gradients_enabled(student):
+    state = _random_state(seed=231)
+    x, y = _data(10, seed=232)
+    net = _worker_mlp(student, state)
+    call_keep(student.torch.set_grad_enabled, True)  # as in a training script, whatever ran before
+    try:
+        call_keep(student.ex5_training.evaluate, net, student.tools.RecordingLoader(x, y, 4))
+        enabled = student.torch.is_grad_enabled()
+    finally:
+        call_keep(student.torch.set_grad_enabled, True)  # later tests start from the usual state
+    what = (f"evaluate(model, loader) with model = {_mlp_text()} and a loader of 10 samples in batches "
+            "of 4, called with gradients enabled (as in a training script)")
+    assert enabled, (
+        f"{what} left gradients switched off for everything that runs after it: "
+        "torch.is_grad_enabled() is False once it returns, so the next epoch's loss.backward() fails "
+        "(the loss does not require grad). Turn gradients off only around the loop, with "
+        "`with torch.no_grad():` (or torch.inference_mode()), which switches them back on at its "
+        "end; not with torch.set_grad_enabled(False) on its own line"
+    )
 
 
 @pytest.mark.points(1)

@@ -353,7 +353,7 @@ def _random_batch_norms(state: dict[str, torch.Tensor], seed: int) -> dict[str, 
     return out
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_resnet18_transfer_matches_torchvision(student, reference):
     model, what = _build(student, "resnet18_transfer", num_classes=7, weights=None)
     ref = reference.ex6_transfer.resnet18_transfer(num_classes=7)
@@ -617,6 +617,26 @@ def test_vgg16_transfer_passes_weights_to_torchvision(student):
     assert "NO_SUCH_WEIGHTS" in raised.message, (
         f"{what} raised {raised.type_name}({raised.message!r}), not torchvision's error about the unknown "
         "weights: hand the weights argument to torchvision as it is, models.vgg16(weights=weights)"
+    )
+
+
+@pytest.mark.points(1)
+def test_vgg16_transfer_adds_no_layer(student):
+    model, what = _build(student, "vgg16_transfer", num_classes=5, weights=None, meta=True)
+    got = [(name, kind) for name, kind in student.tools.module_types(model) if name]
+    with torch.device("meta"):
+        expected = [(name, type(m).__name__) for name, m in
+                    torchvision.models.vgg16(num_classes=5).named_modules(remove_duplicate=False) if name]
+    extra = [f"{name} ({kind})" for name, kind in got if (name, kind) not in expected]
+    missing = [f"{name} ({kind})" for name, kind in expected if (name, kind) not in got]
+    softmax = any(kind in ("Softmax", "LogSoftmax", "Sigmoid") for _, kind in got)
+    assert not (extra or missing), (
+        f"{what} is not torchvision's vgg16 with only classifier[6] replaced: "
+        + "; ".join(([f"extra {', '.join(extra[:4])}"] if extra else [])
+                    + ([f"missing {', '.join(missing[:4])}"] if missing else []))
+        + (". The model must return logits: nn.CrossEntropyLoss applies log-softmax itself, so a "
+           "softmax at the end squashes the gradients and training stalls" if softmax else
+           ". Replace classifier[6] and change nothing else")
     )
 
 
