@@ -598,26 +598,24 @@ def test_vgg16_transfer_freezes_features_only(student):
 
 @pytest.mark.points(1)
 def test_resnet18_transfer_passes_weights_to_torchvision(student):
-    what = "resnet18_transfer(3, weights='NO_SUCH_WEIGHTS')"
+    # Whoever rejects the unknown name (torchvision, or the student's own check) shows that
+    # weights was looked at; a function that ignores it builds a model and returns normally.
+    what = ("resnet18_transfer(3, weights='NO_SUCH_WEIGHTS') (an unknown weights name: hand weights to "
+            "torchvision as it is, models.resnet18(weights=weights), and torchvision refuses it)")
     student.tools.forbid_downloads()
-    with student_raises("Exception", f"{what} (torchvision refuses an unknown weights name)") as raised:
+    with student_raises("Exception", what):
         student.ex6_transfer.resnet18_transfer(3, weights="NO_SUCH_WEIGHTS")
-    assert "NO_SUCH_WEIGHTS" in raised.message, (
-        f"{what} raised {raised.type_name}({raised.message!r}), not torchvision's error about the unknown "
-        "weights: hand the weights argument to torchvision as it is, models.resnet18(weights=weights)"
-    )
 
 
 @pytest.mark.points(1)
 def test_vgg16_transfer_passes_weights_to_torchvision(student):
-    what = "vgg16_transfer(3, weights='NO_SUCH_WEIGHTS')"
+    # Whoever rejects the unknown name (torchvision, or the student's own check) shows that
+    # weights was looked at; a function that ignores it builds a model and returns normally.
+    what = ("vgg16_transfer(3, weights='NO_SUCH_WEIGHTS') (an unknown weights name: hand weights to "
+            "torchvision as it is, models.vgg16(weights=weights), and torchvision refuses it)")
     student.tools.forbid_downloads()
-    with student_raises("Exception", f"{what} (torchvision refuses an unknown weights name)") as raised:
+    with student_raises("Exception", what):
         student.ex6_transfer.vgg16_transfer(3, weights="NO_SUCH_WEIGHTS")
-    assert "NO_SUCH_WEIGHTS" in raised.message, (
-        f"{what} raised {raised.type_name}({raised.message!r}), not torchvision's error about the unknown "
-        "weights: hand the weights argument to torchvision as it is, models.vgg16(weights=weights)"
-    )
 
 
 @pytest.mark.points(1)
