@@ -430,22 +430,31 @@ def test_make_features_honours_in_channels(student):
         )
 
 
-@pytest.mark.points(1)
-@settings(max_examples=10)
-@example(config=[8, "M", 16, 16, "M", 24, "M", 32, 32, "M", 32, 32, "M"], in_channels=3, batch_norm=True, seed=0)
-@example(config=[5, 7, "M", 3], in_channels=1, batch_norm=False, seed=1)
-@given(config=vgg_small_configs(), in_channels=vgg_in_channels, batch_norm=st.booleans(), seed=vgg_seeds)
-def test_make_features_matches_reference(student, reference, config, in_channels, batch_norm, seed):
-    ref = reference.ex3_vgg.make_features(list(config), in_channels=in_channels, batch_norm=batch_norm).eval()
+def _features_with_reference_weights(student, reference, config, in_channels: int, batch_norm: bool,
+                                     seed: int, what: str):
+    """``(student's, reference's)`` ``make_features(config, in_channels, batch_norm)`` holding the same
+    seeded random weights; the student's layout is checked first."""
+    ref = reference.ex3_vgg.make_features(list(config), in_channels=in_channels, batch_norm=batch_norm)
     w = _random_weights(ref.state_dict(), seed)
     ref.load_state_dict(w)
-    what = f"make_features({_config_text(config)}, in_channels={in_channels}, batch_norm={batch_norm})"
     seq = student.ex3_vgg.make_features(list(config), in_channels=in_channels, batch_norm=batch_norm)
     _assert_same_layout(
         _shapes(student, seq, what), _ref_shapes(ref), what, _LAYER_RULE,
         lambda: _first_type_problem(student, seq, _expected_types(config, batch_norm), "features"),
     )
     _load(seq, w, what)
+    return seq, ref
+
+
+@pytest.mark.points(1)
+@settings(max_examples=10)
+@example(config=[8, "M", 16, 16, "M", 24, "M", 32, 32, "M", 32, 32, "M"], in_channels=3, batch_norm=True, seed=0)
+@example(config=[5, 7, "M", 3], in_channels=1, batch_norm=False, seed=1)
+@given(config=vgg_small_configs(), in_channels=vgg_in_channels, batch_norm=st.booleans(), seed=vgg_seeds)
+def test_make_features_matches_reference(student, reference, config, in_channels, batch_norm, seed):
+    what = f"make_features({_config_text(config)}, in_channels={in_channels}, batch_norm={batch_norm})"
+    seq, ref = _features_with_reference_weights(student, reference, config, in_channels, batch_norm, seed, what)
+    ref.eval()
     seq.eval()
     size = 32 if config.count("M") > 3 else 16
     x = _images(2, seed + 1, channels=in_channels, size=size)
@@ -471,20 +480,11 @@ def test_make_features_matches_reference(student, reference, config, in_channels
 
 @pytest.mark.points(1)
 def test_make_features_batch_norm_running_statistics(student, reference):
-    config = [4, "M", 6]
-    ref = reference.ex3_vgg.make_features(list(config), in_channels=3, batch_norm=True)
-    w = _random_weights(ref.state_dict(), seed=25)
-    ref.load_state_dict(w)
     what = (
         "make_features([4, 'M', 6], batch_norm=True) in train mode with the reference's weights and "
         "batch-norm statistics, after one forward pass on a (4, 3, 8, 8) input"
     )
-    seq = student.ex3_vgg.make_features(list(config), in_channels=3, batch_norm=True)
-    _assert_same_layout(
-        _shapes(student, seq, what), _ref_shapes(ref), what, _LAYER_RULE,
-        lambda: _first_type_problem(student, seq, _expected_types(config, True), "features"),
-    )
-    _load(seq, w, what)
+    seq, ref = _features_with_reference_weights(student, reference, [4, "M", 6], 3, True, 25, what)
     seq.train()
     x = _images(4, seed=26, size=8)
     _forward(seq, x, what)
@@ -508,20 +508,12 @@ def test_make_features_batch_norm_running_statistics(student, reference):
 
 @pytest.mark.points(1)
 def test_make_features_pools_round_down_on_odd_sizes(student, reference):
-    config = [4, "M", 6, "M"]
-    ref = reference.ex3_vgg.make_features(list(config), in_channels=3).eval()
-    w = _random_weights(ref.state_dict(), seed=27)
-    ref.load_state_dict(w)
     what = (
         "make_features([4, 'M', 6, 'M']) in eval mode with the reference's weights, on a (2, 3, 15, 15) "
         "input"
     )
-    seq = student.ex3_vgg.make_features(list(config), in_channels=3)
-    _assert_same_layout(
-        _shapes(student, seq, what), _ref_shapes(ref), what, _LAYER_RULE,
-        lambda: _first_type_problem(student, seq, _expected_types(config, False), "features"),
-    )
-    _load(seq, w, what)
+    seq, ref = _features_with_reference_weights(student, reference, [4, "M", 6, "M"], 3, False, 27, what)
+    ref.eval()
     seq.eval()
     x = _images(2, seed=28, size=15)
     out = _forward(seq, x, what)

@@ -780,23 +780,32 @@ def test_resnet18_state_dict_matches_reference(student, reference):
 
 @once_per_batch
 def _reference_resnet18(reference, num_classes: int, seed: int, x_seed: int, train: bool):
-    """Seeded random weights for the reference resnet18 and its logits on ``_tensor((2, 3, 32, 32),
-    x_seed)`` in train or eval mode (read-only: computed once per batch)."""
+    """Seeded random weights for the reference resnet18, its logits on ``_tensor((2, 3, 32, 32),
+    x_seed)`` in train or eval mode, and its batch norms' running statistics after that forward
+    pass (read-only: computed once per batch)."""
     ref = reference.ex4_resnet.resnet18(num_classes=num_classes)
     w = _random_weights(ref.state_dict(), seed)
     ref.load_state_dict(w)
     with torch.no_grad():
-        return w, ref.train(train)(_tensor((2, 3, 32, 32), seed=x_seed))
+        logits = ref.train(train)(_tensor((2, 3, 32, 32), seed=x_seed))
+    stats = {k: v for k, v in ref.state_dict().items() if k.endswith((".running_mean", ".running_var"))}
+    return w, logits, stats
+
+
+def _student_resnet18_with(student, w: dict[str, torch.Tensor], num_classes: int):
+    """The student's ``resnet18(num_classes)`` holding the weights ``w`` (its layout checked first)."""
+    net = student.ex4_resnet.resnet18(num_classes=num_classes)
+    _assert_same_layout(
+        _student_shapes(student, net), {k: tuple(v.shape) for k, v in w.items()}, f"resnet18(num_classes={num_classes})"
+    )
+    _load(net, w)
+    return net
 
 
 @pytest.mark.points(2)
 def test_resnet18_matches_reference_eval(student, reference):
-    w, expected = _reference_resnet18(reference, 10, 101, 102, train=False)
-    net = student.ex4_resnet.resnet18(num_classes=10)
-    _assert_same_layout(
-        _student_shapes(student, net), {k: tuple(v.shape) for k, v in w.items()}, "resnet18(num_classes=10)"
-    )
-    _load(net, w)
+    w, expected, _ = _reference_resnet18(reference, 10, 101, 102, train=False)
+    net = _student_resnet18_with(student, w, 10)
     net.eval()
     x = _tensor((2, 3, 32, 32), seed=102)
     what = (
@@ -812,12 +821,8 @@ def test_resnet18_matches_reference_eval(student, reference):
 
 @pytest.mark.points(1)
 def test_resnet18_matches_reference_train(student, reference):
-    w, expected = _reference_resnet18(reference, 5, 111, 112, train=True)
-    net = student.ex4_resnet.resnet18(num_classes=5)
-    _assert_same_layout(
-        _student_shapes(student, net), {k: tuple(v.shape) for k, v in w.items()}, "resnet18(num_classes=5)"
-    )
-    _load(net, w)
+    w, expected, _ = _reference_resnet18(reference, 5, 111, 112, train=True)
+    net = _student_resnet18_with(student, w, 5)
     net.train()
     x = _tensor((2, 3, 32, 32), seed=112)
     what = (
@@ -872,14 +877,8 @@ def test_resnet18_gradients_reach_every_layer(student):
 
 @pytest.mark.points(1)
 def test_resnet18_batch_norm_running_statistics(student, reference):
-    ref = reference.ex4_resnet.resnet18(num_classes=5)
-    w = _random_weights(ref.state_dict(), 121)
-    ref.load_state_dict(w)
-    net = student.ex4_resnet.resnet18(num_classes=5)
-    _assert_same_layout(
-        _student_shapes(student, net), {k: tuple(v.shape) for k, v in w.items()}, "resnet18(num_classes=5)"
-    )
-    _load(net, w)
+    w, _, expected = _reference_resnet18(reference, 5, 121, 122, train=True)
+    net = _student_resnet18_with(student, w, 5)
     net.train()
     x = _tensor((2, 3, 32, 32), seed=122)
     what = (
@@ -887,9 +886,6 @@ def test_resnet18_batch_norm_running_statistics(student, reference):
         "statistics, after one forward pass on a batch of shape (2, 3, 32, 32)"
     )
     _call(net, x, what)
-    with torch.no_grad():
-        ref.train()(x)
-    expected = {k: v for k, v in ref.state_dict().items() if k.endswith((".running_mean", ".running_var"))}
     wrong = [
         key for key, value in expected.items()
         if not torch.allclose(net.get_buffer(key).float(), value, rtol=1e-4, atol=1e-6)
