@@ -63,7 +63,7 @@ class Handle:
 
 class _Encoder:
     def __init__(self, to_handle: Callable[[Any], dict] | None):
-        self.blobs: list[bytes] = []
+        self.blobs: list[bytes | memoryview] = []
         self.to_handle = to_handle
 
     def __call__(self, value: Any, depth: int = 0) -> Any:
@@ -107,12 +107,13 @@ class _Encoder:
         t = t.cpu().contiguous()
         if str(t.dtype) not in _DTYPES:
             raise ProtocolError(f"tensors of dtype {t.dtype} cannot be sent")
-        self.blobs.append(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # a view of the tensor's own memory (kept alive by the list): no copy before the socket
+        self.blobs.append(memoryview(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
         return {"t": "tensor", "dtype": str(t.dtype), "shape": list(t.shape),
                 "grad": bool(value.requires_grad), "blob": len(self.blobs) - 1}
 
 
-def encode(value: Any, to_handle: Callable[[Any], dict] | None = None) -> tuple[Any, list[bytes]]:
+def encode(value: Any, to_handle: Callable[[Any], dict] | None = None) -> tuple[Any, list[bytes | memoryview]]:
     """Encode ``value``; objects that are not plain data go through ``to_handle`` (or fail)."""
     enc = _Encoder(to_handle)
     return enc(value), enc.blobs
@@ -124,6 +125,7 @@ class _Decoder:
         self.limits = limits
         self.from_handle = from_handle
         self.items = 0
+        self.shared: set[int] = set()  # blobs a tensor already uses
 
     def __call__(self, node: Any, depth: int = 0) -> Any:
         self.items += 1
@@ -190,7 +192,11 @@ class _Decoder:
         itemsize = torch.empty((), dtype=dtype).element_size()
         if len(blob) != numel * itemsize:
             raise ProtocolError("tensor size does not match its data")
-        t = torch.frombuffer(bytearray(blob), dtype=torch.uint8) if numel else torch.empty(0, dtype=torch.uint8)
+        if index in self.shared:  # two tensors on one blob: a copy, so they never alias
+            blob = memoryview(bytearray(blob))
+        self.shared.add(index)
+        # each blob is a bytearray of its own (``recv_frame``): the tensor takes it over, no copy
+        t = torch.frombuffer(blob, dtype=torch.uint8) if numel else torch.empty(0, dtype=torch.uint8)
         t = t.view(dtype).reshape(shape)
         if node.get("grad") is True and (dtype.is_floating_point or dtype.is_complex):
             t.requires_grad_(True)
@@ -218,8 +224,8 @@ def decode(node: Any, blobs: list[memoryview], limits: Limits = Limits(),
     return _Decoder(blobs, limits, from_handle)(node)
 
 
-def send_frame(sock: socket.socket, header: dict, blobs: list[bytes] = ()) -> None:
-    header = dict(header, blobs=[len(b) for b in blobs])
+def send_frame(sock: socket.socket, header: dict, blobs: list[bytes | memoryview] = ()) -> None:
+    header = dict(header, blobs=[memoryview(b).nbytes for b in blobs])
     data = json.dumps(header, separators=(",", ":")).encode()
     sock.sendall(_HEADER.pack(len(data)) + data)
     for blob in blobs:

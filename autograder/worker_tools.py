@@ -18,7 +18,7 @@ __all__ = [
     "seed", "same", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe", "forbid_downloads",
-    "DownloadForbidden", "build_on_meta",
+    "DownloadForbidden", "build_on_meta", "build_filled",
 ]
 
 
@@ -44,7 +44,8 @@ def param_count(model: nn.Module, trainable_only: bool = False) -> int:
 
 def grad_summary(model: nn.Module) -> dict[str, float | None]:
     """``{name: None}`` where a parameter has no gradient, else the sum of its gradient's |values|."""
-    return {name: None if p.grad is None else float(p.grad.abs().sum())
+    # vector_norm(ord=1) is that sum without a temporary copy (a VGG16 head's gradient is 400 MB)
+    return {name: None if p.grad is None else float(torch.linalg.vector_norm(p.grad, 1))
             for name, p in model.named_parameters()}
 
 
@@ -243,6 +244,38 @@ def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> Any:
             return factory(*args, **kwargs)
     except Exception:  # noqa: BLE001 - any failure on meta: build it the ordinary way
         return factory(*args, **kwargs)
+
+
+def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:
+    """``factory(*args, **kwargs)`` built on the ``meta`` device, then given memory and cheap
+    weights: a block of 2**16 seeded uniform values, tiled and scaled to +-1/sqrt(fan_in);
+    floating buffers 0 (``running_var`` 1), integer buffers 0. For tests that run a big model
+    (VGG16's 138 M parameters: a second of initialisation) but do not depend on how the student
+    initialises it. Where the student's code cannot run on meta, the model is built for real."""
+    try:
+        with torch.device("meta"):
+            model = factory(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - any failure on meta: build it the ordinary way
+        return factory(*args, **kwargs)
+    if not isinstance(model, nn.Module) or not any(t.is_meta for t in model.state_dict().values()):
+        return model
+    model.to_empty(device="cpu")
+    block = torch.rand(2**16, generator=torch.Generator().manual_seed(seed)).mul_(2).sub_(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            _tile(p, block, 1 / max(1, p[0].numel() if p.dim() > 1 else p.numel()) ** 0.5)
+        for name, b in model.named_buffers():
+            b.fill_(1 if name.endswith("running_var") else 0)
+    return model
+
+
+def _tile(t: torch.Tensor, block: torch.Tensor, scale: float) -> None:
+    flat, n = t.view(-1), block.numel()
+    whole = flat.numel() // n * n
+    if whole:
+        flat[:whole].view(-1, n).copy_(block.expand(whole // n, n))
+    flat[whole:].copy_(block[:flat.numel() - whole])
+    flat.mul_(scale)
 
 
 def set_trainable(model: nn.Module, names: list[str]) -> None:

@@ -72,15 +72,19 @@ def _call_text(fn: str, args: tuple, kwargs: dict) -> str:
     return f"{fn}({', '.join(parts)})"
 
 
-def _build(student, fn: str, *args, meta: bool = False, **kwargs):
+def _build(student, fn: str, *args, meta: bool = False, filled: bool = False, **kwargs):
     """``student.ex6_transfer.<fn>(*args, **kwargs)`` with downloads forbidden in the worker;
     returns the model proxy and the call as text (for messages). ``meta``: for tests that only
-    read names, shapes, types and flags, built without initial weights (``tools.build_on_meta``)."""
+    read names, shapes, types and flags, built without initial weights (``tools.build_on_meta``);
+    ``filled``: for tests that run the model but not its initialisation, cheap weights instead
+    (``tools.build_filled``)."""
     what = _call_text(fn, args, kwargs)
     student.tools.forbid_downloads()
     try:
         if meta:
             return student.tools.build_on_meta(getattr(student.ex6_transfer, fn), *args, **kwargs), what
+        if filled:
+            return student.tools.build_filled(getattr(student.ex6_transfer, fn), *args, **kwargs), what
         return getattr(student.ex6_transfer, fn)(*args, **kwargs), what
     except StudentError as exc:
         if not exc.is_a("DownloadForbidden"):
@@ -551,7 +555,7 @@ def test_vgg16_transfer_new_head(student):
 
 @pytest.mark.points(2)
 def test_vgg16_transfer_freezes_features_only(student):
-    model, what = _build(student, "vgg16_transfer", num_classes=3, weights=None)
+    model, what = _build(student, "vgg16_transfer", num_classes=3, weights=None, filled=True)
     flags = student.tools.param_flags(model)
     expected = _torchvision_shapes("vgg16", 3)
     assert set(flags) == set(expected), (

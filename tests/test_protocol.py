@@ -136,3 +136,20 @@ def test_zero_dim_tensors_of_every_width_round_trip():
     values = [torch.tensor(5), torch.tensor(1.5), torch.tensor(True), torch.tensor(2.0, dtype=torch.float64)]
     for value, got in zip(values, roundtrip(values)):
         assert got.shape == () and got.dtype == value.dtype and torch.equal(got, value)
+
+
+def test_sent_tensors_are_snapshots_and_received_ones_never_alias():
+    sent = torch.arange(6, dtype=torch.float32)
+    node, blobs = encode({"a": sent})
+    a, b = socket.socketpair()
+    with a, b:
+        send_frame(a, {"value": node}, blobs)
+        sent.add_(100)  # after sending: the receiver has the values as they were sent
+        header, got = recv_frame(b)
+    value = decode(header["value"], got)["a"]
+    torch.testing.assert_close(value, torch.arange(6, dtype=torch.float32))
+    # A (hostile) frame whose two tensors name one blob gets two independent tensors.
+    twin = {"t": "tensor", "dtype": "torch.float32", "shape": [2], "blob": 0}
+    first, second = decode({"t": "list", "v": [twin, twin]}, [memoryview(bytearray(8))])
+    first.add_(1)
+    assert float(second.abs().sum()) == 0, "two tensors decoded from one blob share memory"

@@ -414,3 +414,36 @@ def test_build_on_meta_builds_without_weights_and_falls_back_where_code_reads_va
     assert real.weight.device.type == "cpu" and torch.isfinite(real.weight).all()
     with pytest.raises(ValueError):  # an error of the student's code itself still surfaces
         build_on_meta(lambda: (_ for _ in ()).throw(ValueError("bad finetune")))
+
+
+def test_build_filled_gives_cheap_finite_weights_and_keeps_flags():
+    import torch
+    from torch import nn
+
+    from autograder.worker_tools import build_filled
+
+    def frozen_body(n: int) -> nn.Module:
+        model = nn.Sequential(nn.Linear(300, n), nn.BatchNorm1d(n), nn.Linear(n, 3))
+        model[0].requires_grad_(False)
+        return model
+
+    model = build_filled(frozen_body, 70000, seed=5)  # 21 M weights: more than one tiled block
+    params = dict(model.named_parameters())
+    assert all(p.device.type == "cpu" and torch.isfinite(p).all() for p in params.values())
+    assert [n for n, p in params.items() if not p.requires_grad] == ["0.weight", "0.bias"]
+    bound = 1 / 300 ** 0.5  # +-1/sqrt(fan_in), not all equal
+    assert params["0.weight"].abs().max() <= bound and params["0.weight"].std() > bound / 4
+    torch.testing.assert_close(model[1].running_var, torch.ones(70000))
+    assert float(model[1].running_mean.abs().sum()) == 0 and int(model[1].num_batches_tracked) == 0
+    again = build_filled(frozen_body, 70000, seed=5)
+    assert torch.equal(again[2].weight, model[2].weight)  # seeded: the same weights every time
+    assert not torch.equal(build_filled(frozen_body, 70000, seed=6)[2].weight, model[2].weight)
+
+    def reads_a_value() -> nn.Module:
+        layer = nn.Linear(3, 2)
+        layer.weight.data.mul_(float(layer.weight.abs().sum() > 0))  # cannot run on meta
+        return layer
+
+    assert build_filled(reads_a_value).weight.device.type == "cpu"  # built for real instead
+    with pytest.raises(ValueError):
+        build_filled(lambda: (_ for _ in ()).throw(ValueError("bad head")))
