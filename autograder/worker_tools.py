@@ -259,6 +259,8 @@ def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:
         return factory(*args, **kwargs)
     if not isinstance(model, nn.Module) or not any(t.is_meta for t in model.state_dict().values()):
         return model
+    if _stray_meta_tensors(model):  # tensors kept outside parameters and buffers: to_empty misses them
+        return factory(*args, **kwargs)
     model.to_empty(device="cpu")
     block = torch.rand(2**16, generator=torch.Generator().manual_seed(seed)).mul_(2).sub_(1)
     with torch.no_grad():
@@ -267,6 +269,18 @@ def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:
         for name, b in model.named_buffers():
             b.fill_(1 if name.endswith("running_var") else 0)
     return model
+
+
+def _stray_meta_tensors(model: nn.Module) -> bool:
+    """Does a submodule hold a meta tensor in a plain attribute (or a list, tuple or dict of them)?"""
+    for module in model.modules():
+        for key, value in vars(module).items():
+            if key in ("_parameters", "_buffers", "_modules"):
+                continue
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else (value,)
+            if any(isinstance(v, torch.Tensor) and not isinstance(v, nn.Parameter) and v.is_meta for v in items):
+                return True
+    return False
 
 
 def _tile(t: torch.Tensor, block: torch.Tensor, scale: float) -> None:

@@ -445,5 +445,17 @@ def test_build_filled_gives_cheap_finite_weights_and_keeps_flags():
         return layer
 
     assert build_filled(reads_a_value).weight.device.type == "cpu"  # built for real instead
+
+    class KeepsATensor(nn.Module):  # a plain tensor attribute: to_empty would leave it on meta
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+            self.scale = torch.full((2,), 0.5)
+
+        def forward(self, x):
+            return self.fc(x) * self.scale
+
+    kept = build_filled(KeepsATensor)
+    assert kept.scale.device.type == "cpu" and kept(torch.ones(1, 3)).shape == (1, 2)
     with pytest.raises(ValueError):
         build_filled(lambda: (_ for _ in ()).throw(ValueError("bad head")))
