@@ -66,7 +66,9 @@ class TrustedConfig:
 def pytest_args(cfg: TrustedConfig, ini_path: str) -> list[str]:
     return [cfg.tests_dir, "-c", ini_path, "--rootdir", cfg.tests_dir, "--confcutdir", cfg.tests_dir,
             "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain",
-            "-q", "--no-header", "-W", "ignore::DeprecationWarning", "--import-mode=prepend",
+            # --tb=native: the grade reads each exception itself; pytest's own long tracebacks
+            # parse the test file's source for every frame (seconds for a failing submission)
+            "-q", "--no-header", "--tb=native", "-W", "ignore::DeprecationWarning", "--import-mode=prepend",
             "--continue-on-collection-errors"] + (["--maxfail=1"] if cfg.first_failure else [])
 
 
