@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -258,6 +259,20 @@ def _strays(known: set[int]) -> list[int]:
     return [p for p in found if p not in known]
 
 
+def _until_exit(pid: int, timeout: float) -> None:
+    """Sleep until child ``pid`` has exited (it is then reapable) or ``timeout`` passed: at once
+    through a pidfd where the kernel has them (Linux 5.3), else by polling."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        time.sleep(min(timeout, 0.002))
+        return
+    try:
+        select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+
+
 def serve_forks(sock: socket.socket, start_child: StartChild, kill_strays: bool = False,
                 on_reaped: Callable[[int], None] | None = None) -> None:
     """Answer ``start``/``wait``/``kill`` requests on ``sock`` until it closes.
@@ -306,7 +321,7 @@ def serve_forks(sock: socket.socket, start_child: StartChild, kill_strays: bool 
             elif op == "wait":
                 pid, deadline = request["pid"], time.monotonic() + float(request["timeout"])
                 while pid in children and time.monotonic() < deadline:
-                    time.sleep(0.002)
+                    _until_exit(pid, min(0.05, max(0.0, deadline - time.monotonic())))
                     reap()
                 reply = statuses.pop(pid, {"running": True} if pid in children else {"exit": None})
             elif op == "kill":
