@@ -16,9 +16,11 @@ Measured in one run, on this machine:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,10 +70,60 @@ def main() -> None:
           f"{w_tests:6.2f} s  direct {d_tests:6.2f} s  proxy layer adds {w_tests - d_tests:+.2f} s "
           f"({w_tests / d_tests:4.2f}x)")
     print(f"hidden suites, whole run:  worker {w_wall:6.2f} s  direct {d_wall:6.2f} s")
+    examples = count_examples(manifest)
     for ex in manifest.names:
         tests = [t for t in report.tests if t.exercise == ex]
         print(f"{ex}: {len(tests)} hidden tests, {sum(t.max_score for t in tests):g} points, "
+              f"{sum(examples.get(t.id, 0) for t in tests)} hypothesis examples, "
               f"{sum(t.duration for t in tests):5.2f} s through the worker")
+
+
+class _CountExamples:
+    """Counts how often hypothesis runs each test's body (``inner_test`` is hypothesis's hook for
+    plugins that wrap it)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def pytest_runtest_call(self, item) -> None:
+        handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+        if handle is None:
+            return
+        inner, counts, nodeid = handle.inner_test, self.counts, item.nodeid
+
+        def counted(*args, **kwargs):
+            counts[nodeid] = counts.get(nodeid, 0) + 1
+            return inner(*args, **kwargs)
+
+        handle.inner_test = counted
+
+
+def count_examples(manifest) -> dict[str, int]:
+    """``{test id: hypothesis examples}`` over the hidden suites on the solution: one pytest run in
+    this process (mode "direct", as the proxy comparison), with the grading plugin."""
+    import pytest
+
+    from autograder.plugin import GradingPlugin
+    from autograder.results import Visibility
+    from autograder.runner import stage_modules, trusted_config
+    from autograder.trusted import pytest_args
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        (scratch / "work").mkdir()
+        stage_modules(REPO / "solutions", manifest, scratch / "modules")
+        cfg = trusted_config(manifest, REPO / "grading_tests", manifest.names, scratch, -1,
+                             Visibility.HIDDEN, mode="direct")
+        ini = scratch / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        counter = _CountExamples()
+        with open(os.devnull, "w") as sink:
+            stdout, sys.stdout = sys.stdout, sink
+            try:
+                pytest.main(pytest_args(cfg, str(ini)), plugins=[GradingPlugin(cfg, None, sink), counter])
+            finally:
+                sys.stdout = stdout
+    return counter.counts
 
 if __name__ == "__main__":
     main()
