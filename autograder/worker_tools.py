@@ -18,7 +18,7 @@ __all__ = [
     "seed", "same", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe", "forbid_downloads",
-    "DownloadForbidden", "build_on_meta", "build_filled",
+    "DownloadForbidden", "build_on_meta", "build_filled", "nn_class",
 ]
 
 
@@ -78,6 +78,16 @@ def feature_shapes(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[
 def module_types(model: nn.Module) -> list[tuple[str, str]]:
     """``(name, class name)`` of every submodule, in registration order."""
     return [(name, type(m).__name__) for name, m in model.named_modules(remove_duplicate=False)]
+
+
+def nn_class(obj: Any) -> str:
+    """The name of the first ``torch.nn`` class in ``obj``'s class hierarchy ("Sequential" for a
+    subclass of ``nn.Sequential``, "Module" for a plain ``nn.Module`` subclass), else its class
+    name: for rules that ask *what* a module is, not what the student called its class."""
+    for cls in type(obj).__mro__:
+        if cls.__module__.startswith("torch.nn") and getattr(nn, cls.__name__, None) is cls:
+            return cls.__name__
+    return type(obj).__name__
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:

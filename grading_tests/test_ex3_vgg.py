@@ -196,8 +196,8 @@ def _assert_shape(out: torch.Tensor, expected: tuple, what: str, hint: str = "")
 def _children(student, seq, what: str) -> list[tuple[str, str, dict]]:
     """``(name, class name, settings)`` of each direct child of a student's Sequential (one call;
     a module used twice is listed twice)."""
-    kind = _kind(seq)
-    assert kind == "Sequential", (
+    kind = _kind(seq)  # a subclass of nn.Sequential is one too
+    assert kind == "Sequential" or student.tools.nn_class(seq) == "Sequential", (
         f"{what} must be an nn.Sequential (return nn.Sequential(*layers)), but it is a {kind}"
     )
     return [tuple(row) for row in student.tools.layer_settings(seq)]

@@ -459,3 +459,22 @@ def test_build_filled_gives_cheap_finite_weights_and_keeps_flags():
     assert kept.scale.device.type == "cpu" and kept(torch.ones(1, 3)).shape == (1, 2)
     with pytest.raises(ValueError):
         build_filled(lambda: (_ for _ in ()).throw(ValueError("bad head")))
+
+
+def test_nn_class_names_the_torch_nn_class_a_module_is():
+    from torch import nn
+
+    from autograder.worker_tools import nn_class
+
+    class Stack(nn.Sequential):
+        pass
+
+    class Block(nn.Module):
+        pass
+
+    class MyConv(nn.Conv2d):
+        pass
+
+    assert nn_class(Stack(nn.ReLU())) == "Sequential" and nn_class(nn.Sequential()) == "Sequential"
+    assert nn_class(Block()) == "Module" and nn_class(nn.ModuleList()) == "ModuleList"
+    assert nn_class(MyConv(1, 1, 1)) == "Conv2d" and nn_class([nn.ReLU()]) == "list"
