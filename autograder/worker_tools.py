@@ -75,9 +75,11 @@ def feature_shapes(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[
     return shapes
 
 
-def module_types(model: nn.Module) -> list[tuple[str, str]]:
-    """``(name, class name)`` of every submodule, in registration order."""
-    return [(name, type(m).__name__) for name, m in model.named_modules(remove_duplicate=False)]
+def module_types(model: nn.Module, as_nn: bool = False) -> list[tuple[str, str]]:
+    """``(name, class name)`` of every submodule, in registration order; ``as_nn``: the name of
+    the ``torch.nn`` class each one is (``nn_class``) instead of its own class name."""
+    return [(name, nn_class(m) if as_nn else type(m).__name__)
+            for name, m in model.named_modules(remove_duplicate=False)]
 
 
 def nn_class(obj: Any) -> str:

@@ -67,6 +67,11 @@ def _torchvision_shapes(arch: str, num_classes: int) -> dict[str, tuple[int, ...
     return {name: tuple(p.shape) for name, p in model.named_parameters()}
 
 
+def _is_linear(student, module, kind: str) -> bool:
+    """Is the student's module an ``nn.Linear`` (its own subclass of one included)?"""
+    return kind == "Linear" or student.tools.nn_class(module) == "Linear"
+
+
 def _call_text(fn: str, args: tuple, kwargs: dict) -> str:
     parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{fn}({', '.join(parts)})"
@@ -254,7 +259,7 @@ def test_resnet18_transfer_head_is_new_linear(student, num_classes):
     model, what = _build(student, "resnet18_transfer", num_classes=num_classes, weights=None)
     fc = model.fc
     kind = type_name(fc)
-    assert kind == "Linear", (
+    assert _is_linear(student, fc, kind), (
         f"{what}: model.fc is a {kind}, expected nn.Linear(512, {num_classes}). Replace the "
         "attribute itself, model.fc = nn.Linear(512, num_classes), with nothing around it"
     )
@@ -528,7 +533,7 @@ def test_vgg16_transfer_new_head(student):
     expected = _torchvision_shapes("vgg16", 5)
     head = model.classifier[6]
     kind = type_name(head)
-    assert kind == "Linear", (
+    assert _is_linear(student, head, kind), (
         f"{what}: model.classifier[6] is a {kind}, expected the new head nn.Linear(4096, 5); "
         "replace that element: model.classifier[6] = nn.Linear(4096, num_classes)"
     )
@@ -625,7 +630,7 @@ def test_vgg16_transfer_passes_weights_to_torchvision(student):
 @pytest.mark.points(1)
 def test_vgg16_transfer_adds_no_layer(student):
     model, what = _build(student, "vgg16_transfer", num_classes=5, weights=None, meta=True)
-    got = [(name, kind) for name, kind in student.tools.module_types(model) if name]
+    got = [(name, kind) for name, kind in student.tools.module_types(model, as_nn=True) if name]
     with torch.device("meta"):
         expected = [(name, type(m).__name__) for name, m in
                     torchvision.models.vgg16(num_classes=5).named_modules(remove_duplicate=False) if name]
@@ -646,4 +651,4 @@ def test_vgg16_transfer_adds_no_layer(student):
 def test_vgg16_transfer_default_weights_downloads_nothing(student):
     model, what = _build(student, "vgg16_transfer", 5, meta=True)  # weights left out: None by default
     kind = type_name(model.classifier[6])
-    assert kind == "Linear", f"{what}: classifier[6] is a {kind}, expected nn.Linear(4096, 5)"
+    assert _is_linear(student, model.classifier[6], kind), f"{what}: classifier[6] is a {kind}, expected nn.Linear(4096, 5)"

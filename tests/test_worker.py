@@ -478,3 +478,16 @@ def test_nn_class_names_the_torch_nn_class_a_module_is():
     assert nn_class(Stack(nn.ReLU())) == "Sequential" and nn_class(nn.Sequential()) == "Sequential"
     assert nn_class(Block()) == "Module" and nn_class(nn.ModuleList()) == "ModuleList"
     assert nn_class(MyConv(1, 1, 1)) == "Conv2d" and nn_class([nn.ReLU()]) == "list"
+
+
+def test_module_types_can_name_the_torch_nn_classes():
+    from torch import nn
+
+    from autograder.worker_tools import module_types
+
+    class Head(nn.Linear):
+        pass
+
+    model = nn.Sequential(nn.ReLU(), Head(2, 3))
+    assert module_types(model)[1:] == [("0", "ReLU"), ("1", "Head")]
+    assert module_types(model, as_nn=True) == [("", "Sequential"), ("0", "ReLU"), ("1", "Linear")]

@@ -1,4 +1,4 @@
-"""Exercise 6 -- OOP student: a Freezer helper class and a property-based head."""
+"""Exercise 6 -- OOP student: a Freezer helper class and a head class of its own (an nn.Linear)."""
 from torch import nn
 from torchvision import models
 
@@ -20,12 +20,19 @@ class Freezer:
         return self
 
 
+class Head(nn.Linear):
+    """The new classification head: a fresh, trainable linear layer."""
+
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__(in_features, num_classes)
+
+
 def resnet18_transfer(num_classes, weights=None, finetune="fc"):
     model = models.resnet18(weights=weights)
     if finetune not in FINETUNE_CHOICES:
         raise ValueError(f"unknown finetune={finetune!r}; choose from {FINETUNE_CHOICES}")
     Freezer(model).freeze()
-    model.fc = nn.Linear(512, num_classes, bias=True)
+    model.fc = Head(512, num_classes)
     if finetune == "layer4":
         Freezer(model.layer4).unfreeze()
     return model
@@ -34,7 +41,7 @@ def resnet18_transfer(num_classes, weights=None, finetune="fc"):
 def vgg16_transfer(num_classes, weights=None):
     model = models.vgg16(weights=weights)
     Freezer(model.features).freeze()
-    model.classifier[6] = nn.Linear(4096, num_classes)
+    model.classifier[6] = Head(4096, num_classes)
     return model
 
 
