@@ -194,7 +194,9 @@ _LAYER_SETTINGS = (
 def layer_settings(model: nn.Module) -> list[tuple[str, str, dict[str, Any]]]:
     """``(name, class name, settings)`` of each *direct* child of ``model`` in order, a module
     used twice listed twice (unlike ``named_children``); settings are the layer's plain
-    hyper-parameters (kernel_size, stride, padding, p, ...) and whether it has a bias."""
+    hyper-parameters (kernel_size, stride, padding, p, ...) and whether it has a bias. A subclass
+    of a ``torch.nn`` layer is named as that layer (the student's ``Conv(nn.Conv2d)`` is a
+    "Conv2d"); a module of the student's own keeps its class name."""
     rows = []
     for name, child in model._modules.items():
         settings: dict[str, Any] = {}
@@ -206,7 +208,8 @@ def layer_settings(model: nn.Module) -> list[tuple[str, str, dict[str, Any]]]:
                 settings[attr] = value
         if child is not None and "bias" in child._parameters:
             settings["bias"] = child._parameters["bias"] is not None
-        rows.append((name, type(child).__name__, settings))
+        kind = nn_class(child)
+        rows.append((name, type(child).__name__ if kind == "Module" else kind, settings))
     return rows
 
 

@@ -491,3 +491,19 @@ def test_module_types_can_name_the_torch_nn_classes():
     model = nn.Sequential(nn.ReLU(), Head(2, 3))
     assert module_types(model)[1:] == [("0", "ReLU"), ("1", "Head")]
     assert module_types(model, as_nn=True) == [("", "Sequential"), ("0", "ReLU"), ("1", "Linear")]
+
+
+def test_layer_settings_name_subclasses_of_torch_layers_as_the_layer():
+    from torch import nn
+
+    from autograder.worker_tools import layer_settings
+
+    class Conv3x3(nn.Conv2d):
+        pass
+
+    class Block(nn.Module):
+        pass
+
+    rows = layer_settings(nn.Sequential(Conv3x3(3, 8, 3, padding=1), nn.ReLU(), Block()))
+    assert [kind for _, kind, _ in rows] == ["Conv2d", "ReLU", "Block"]
+    assert rows[0][2]["kernel_size"] == (3, 3) and rows[0][2]["bias"] is True
