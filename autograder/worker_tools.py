@@ -8,6 +8,7 @@ decides a grade is either recomputed on the trusted side or only able to lose po
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any, Iterator
 
@@ -18,7 +19,7 @@ __all__ = [
     "seed", "same", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe", "forbid_downloads",
-    "DownloadForbidden", "build_on_meta", "build_filled", "nn_class",
+    "DownloadForbidden", "build_on_meta", "build_filled", "nn_class", "write_bytes", "file_exists",
 ]
 
 
@@ -109,6 +110,16 @@ def read_bytes(path: str, limit: int = 512 * 2**20) -> bytes:
     if len(data) > limit:
         raise ValueError(f"{path} is over {limit // 2**20} MB")
     return data
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a file the trusted side made (a checkpoint to load) into the worker's folder."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+def file_exists(path: str) -> bool:
+    return os.path.exists(path)
 
 
 def pil_image(pixels: torch.Tensor) -> Any:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import cosine_lr_args, ex5_epoch_sizes, ex5_num_classes, ex5_seeds
 
-from autograder.testing import StudentError, call_keep, type_name
+from autograder.testing import StudentError, call_keep, student_raises, type_name
 
 pytestmark = pytest.mark.exercise("ex5")
 
@@ -642,6 +642,10 @@ def test_train_one_epoch_returns_a_number_not_a_graph(student):
         f"{what} returned a tensor that requires grad ({result!r}): the losses were added up as tensors, "
         "so every batch's computation graph stays in memory until the epoch ends (on CIFAR-10 that runs "
         "out of memory). Add loss.item() * inputs.size(0), a Python float, and return a float")
+    assert not isinstance(result, torch.Tensor), (
+        f"{what} returned a tensor ({result!r}), expected a Python float: a tensor cannot be written "
+        "to JSON or a CSV log as it is, and one on the GPU holds GPU memory. Add up loss.item() * "
+        "inputs.size(0) and return that sum divided by the number of samples")
 
 
 @pytest.mark.points(1)
@@ -939,6 +943,23 @@ def test_save_checkpoint_writes_state_dict_loadable_with_weights_only(student):
         "saved: the file must hold the model's current weights and buffers, model.state_dict()"))
 
 
+class _RunsCode:
+    """Pickles as a call of open(): a file that runs code when unpickled (torch.save of it only
+    builds the bytes; nothing runs here)."""
+
+    def __reduce__(self):
+        return (open, ("pickled_code_ran", "w"))
+
+
+def _code_checkpoint() -> bytes:
+    buffer = io.BytesIO()
+    torch.save(_RunsCode(), buffer)
+    return buffer.getvalue()
+
+
+_CODE_CHECKPOINT = _code_checkpoint()
+
+
 @pytest.mark.points(1)
 def test_load_checkpoint_loads_in_place_and_returns_the_model(student):
     saved, other = _random_state(seed=321), _random_state(seed=322)
@@ -967,3 +988,17 @@ def test_load_checkpoint_loads_in_place_and_returns_the_model(student):
         want = expected(x)
     torch.testing.assert_close(model(x), want, rtol=1e-5, atol=1e-6, msg=lambda _: (
         f"{what}: the loaded model computes other outputs than the saved one"))
+    # "Such a file" only: the state_dict of this very architecture (strict keys), and never a file
+    # whose pickle runs code (weights_only=True).
+    student.torch.save(call_keep(_worker_mlp(student, _random_state(batch_norm=False, seed=323),
+                                             batch_norm=False).state_dict), "other.pt")
+    with student_raises("Exception", f"load_checkpoint(model, 'other.pt') with {_mlp_text()} and the "
+                        "state_dict of the same network without its BatchNorm1d (missing keys)"):
+        student.ex5_training.load_checkpoint(model, "other.pt")
+    student.tools.write_bytes("code.pt", _CODE_CHECKPOINT)
+    with contextlib.suppress(StudentError):  # refused (UnpicklingError) or failed after running it
+        student.ex5_training.load_checkpoint(model, "code.pt")
+    assert not student.tools.file_exists("pickled_code_ran"), (
+        "load_checkpoint(model, 'code.pt') ran code hidden in the file's pickle (it created a file): "
+        "load with torch.load(path, map_location='cpu', weights_only=True), which refuses anything "
+        "but tensors and plain containers; weights_only=False executes whatever the file says")

@@ -507,3 +507,12 @@ def test_layer_settings_name_subclasses_of_torch_layers_as_the_layer():
     rows = layer_settings(nn.Sequential(Conv3x3(3, 8, 3, padding=1), nn.ReLU(), Block()))
     assert [kind for _, kind, _ in rows] == ["Conv2d", "ReLU", "Block"]
     assert rows[0][2]["kernel_size"] == (3, 3) and rows[0][2]["bias"] is True
+
+
+def test_write_bytes_and_file_exists_hand_files_to_the_workers_folder(tmp_path, monkeypatch):
+    from autograder.worker_tools import file_exists, read_bytes, write_bytes
+
+    monkeypatch.chdir(tmp_path)
+    assert not file_exists("given.pt")
+    write_bytes("given.pt", b"\x00checkpoint")
+    assert file_exists("given.pt") and read_bytes("given.pt") == b"\x00checkpoint"
