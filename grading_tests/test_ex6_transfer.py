@@ -67,6 +67,22 @@ def _torchvision_shapes(arch: str, num_classes: int) -> dict[str, tuple[int, ...
     return {name: tuple(p.shape) for name, p in model.named_parameters()}
 
 
+def _assert_builds_with_imagenet_weights(student, fn: str, arch: str, head: str) -> None:
+    """With a real weights name the call gets as far as torchvision's download (forbidden here:
+    DownloadForbidden), or returns a model where the weights are already on disk; any other error
+    means the weights could not be used (models.<arch>(weights=..., num_classes=3) is one)."""
+    try:
+        getattr(student.ex6_transfer, fn)(3, weights="IMAGENET1K_V1")
+    except StudentError as exc:
+        if not exc.is_a("DownloadForbidden"):
+            raise AssertionError(
+                f"{fn}(3, weights='IMAGENET1K_V1') raised {exc.type_name}: {exc.message}. With real "
+                f"weights, build torchvision's model as it was trained, with ImageNet's 1000 classes: "
+                f"models.{arch}(weights=weights), and only then replace its {head}; "
+                f"models.{arch}(weights=weights, num_classes=num_classes) cannot load ImageNet's head"
+            ) from None
+
+
 def _is_linear(student, module, kind: str) -> bool:
     """Is the student's module an ``nn.Linear`` (its own subclass of one included)?"""
     return kind == "Linear" or student.tools.nn_class(module) == "Linear"
@@ -614,6 +630,7 @@ def test_resnet18_transfer_passes_weights_to_torchvision(student):
     student.tools.forbid_downloads()
     with student_raises("Exception", what):
         student.ex6_transfer.resnet18_transfer(3, weights="NO_SUCH_WEIGHTS")
+    _assert_builds_with_imagenet_weights(student, "resnet18_transfer", "resnet18", "fc by nn.Linear(512, num_classes)")
 
 
 @pytest.mark.points(1)
@@ -625,6 +642,7 @@ def test_vgg16_transfer_passes_weights_to_torchvision(student):
     student.tools.forbid_downloads()
     with student_raises("Exception", what):
         student.ex6_transfer.vgg16_transfer(3, weights="NO_SUCH_WEIGHTS")
+    _assert_builds_with_imagenet_weights(student, "vgg16_transfer", "vgg16", "classifier[6] by nn.Linear(4096, num_classes)")
 
 
 @pytest.mark.points(1)
