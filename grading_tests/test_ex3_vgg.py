@@ -652,7 +652,11 @@ def test_vgg11_parameter_counts(student):
 
 
 @pytest.mark.points(1)
-def test_vgg11_layer_types(student):
+def test_vgg_layer_types(student):
+    net = student.tools.build_on_meta(student.ex3_vgg.vgg16)  # layers only: vgg16's classifier order
+    _assert_types(
+        student, net.classifier, _CLASSIFIER_TYPES["vgg16"], "vgg16().classifier", _CLASSIFIER_TEXT["vgg16"]
+    )
     for batch_norm in (False, True):
         net = student.tools.build_on_meta(student.ex3_vgg.vgg11, batch_norm=batch_norm)  # layers only
         call = f"vgg11(batch_norm={batch_norm})"
