@@ -553,6 +553,11 @@ def test_vgg_forward_flattens_features_into_classifier(student):
         f"{what}: its state_dict has the keys {keys}, expected {expected_keys}. Store the two "
         "arguments as self.features and self.classifier, and build no layers of your own in VGG"
     )
+    assert student.tools.same(net.features, features) and student.tools.same(net.classifier, classifier), (
+        f"{what}: net.features and net.classifier are not the modules passed in but copies of them. "
+        "Store the arguments themselves (self.features = features): the caller's modules are the "
+        "network's layers"
+    )
     for batch_size, seed in ((1, 32), (3, 33)):
         x = _images(batch_size, seed, size=4)
         call = f"{what}, on a ({batch_size}, 3, 4, 4) input"
