@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -105,7 +108,13 @@ class GradingPlugin:
     def student(self, request: pytest.FixtureRequest) -> Iterator[Any]:
         """The student's exercise modules: ``student.ex2_lenet.Net(7)`` (proxies to a fresh worker)."""
         if self.cfg.mode == "direct":  # benchmarks only: the student's code in this process
-            yield ModuleDirectory(Path(self.cfg.modules_dir), "_direct_", "student", LIBRARIES)
+            home, back = tempfile.mkdtemp(dir=self.cfg.scratch_dir), os.getcwd()
+            os.chdir(home)  # files the test has the student's code write land here, as in a worker
+            try:
+                yield ModuleDirectory(Path(self.cfg.modules_dir), "_direct_", "student", LIBRARIES)
+            finally:
+                os.chdir(back)
+                shutil.rmtree(home, ignore_errors=True)
             return
         limits = self.cfg.limits_for(_marker_arg(request.node, "exercise"))
         override = request.node.get_closest_marker("time_limit")

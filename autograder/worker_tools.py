@@ -278,13 +278,9 @@ def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:
     floating buffers 0 (``running_var`` 1), integer buffers 0. For tests that run a big model
     (VGG16's 138 M parameters: a second of initialisation) but do not depend on how the student
     initialises it. Where the student's code cannot run on meta, the model is built for real."""
-    try:
-        with torch.device("meta"):
-            model = factory(*args, **kwargs)
-    except Exception:  # noqa: BLE001 - any failure on meta: build it the ordinary way
-        return factory(*args, **kwargs)
+    model = build_on_meta(factory, *args, **kwargs)
     if not isinstance(model, nn.Module) or not any(t.is_meta for t in model.state_dict().values()):
-        return model
+        return model  # built for real already
     if _stray_meta_tensors(model):  # tensors kept outside parameters and buffers: to_empty misses them
         return factory(*args, **kwargs)
     model.to_empty(device="cpu")
