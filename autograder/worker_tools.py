@@ -264,11 +264,14 @@ def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> Any:
     ``requires_grad`` flags as usual, but no memory and no time for initial weights (VGG16's 138 M
     take a second). Where the student's code cannot run there (it reads a value, say), the model
     is built for real, so the result never depends on the device; tests that read values or run
-    the model must not use it."""
+    the model must not use it. A :class:`DownloadForbidden` is raised as it is: the code got as
+    far as downloading weights, and would get there again on the CPU."""
     try:
         with torch.device("meta"):
             return factory(*args, **kwargs)
-    except Exception:  # noqa: BLE001 - any failure on meta: build it the ordinary way
+    except DownloadForbidden:
+        raise
+    except Exception:  # noqa: BLE001 - any other failure on meta: build it the ordinary way
         return factory(*args, **kwargs)
 
 
@@ -277,11 +280,15 @@ def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:
     weights: a block of 2**16 seeded uniform values, tiled and scaled to +-1/sqrt(fan_in);
     floating buffers 0 (``running_var`` 1), integer buffers 0. For tests that run a big model
     (VGG16's 138 M parameters: a second of initialisation) but do not depend on how the student
-    initialises it. Where the student's code cannot run on meta, the model is built for real."""
+    initialises it, or that load a whole state_dict into it right away. Where the student's code
+    cannot run on meta, or the model keeps constants that a state_dict does not restore (plain
+    tensor attributes, non-persistent buffers), the model is built for real."""
     model = build_on_meta(factory, *args, **kwargs)
     if not isinstance(model, nn.Module) or not any(t.is_meta for t in model.state_dict().values()):
         return model  # built for real already
-    if _stray_meta_tensors(model):  # tensors kept outside parameters and buffers: to_empty misses them
+    if _stray_meta_tensors(model) or _non_persistent_buffers(model):
+        # to_empty misses tensors kept outside parameters and buffers, and the fill below would
+        # overwrite constants that no load_state_dict restores: build such a model for real
         return factory(*args, **kwargs)
     model.to_empty(device="cpu")
     block = torch.rand(2**16, generator=torch.Generator().manual_seed(seed)).mul_(2).sub_(1)
@@ -291,6 +298,10 @@ def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:
         for name, b in model.named_buffers():
             b.fill_(1 if name.endswith("running_var") else 0)
     return model
+
+
+def _non_persistent_buffers(model: nn.Module) -> bool:
+    return any(m._non_persistent_buffers_set for m in model.modules())
 
 
 def _stray_meta_tensors(model: nn.Module) -> bool:

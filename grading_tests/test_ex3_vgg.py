@@ -696,7 +696,9 @@ def _assert_matches_reference(student, reference, name: str, batch_norm: bool, c
     for num_classes, seed, batch_sizes in cases:
         call = f"{name}(num_classes={num_classes}, batch_norm={batch_norm})"
         ref, w = _reference_vgg(reference, name, num_classes, batch_norm, seed)
-        net = getattr(student.ex3_vgg, name)(num_classes=num_classes, batch_norm=batch_norm)
+        # every weight is replaced by the reference's below: no time for initial weights
+        net = student.tools.build_filled(getattr(student.ex3_vgg, name), num_classes=num_classes,
+                                         batch_norm=batch_norm)
         rule = (
             f'features = make_features(VGG_CONFIGS["{name}"], batch_norm=batch_norm), '
             + _CLASSIFIER_TEXT[name]
@@ -868,7 +870,7 @@ def test_vgg16_matches_reference(student, reference):
 @pytest.mark.points(1)
 def test_vgg16_dropout(student):
     p = 0.3
-    net = student.ex3_vgg.vgg16(num_classes=512, dropout=p)
+    net = student.tools.build_filled(student.ex3_vgg.vgg16, num_classes=512, dropout=p)  # any features do
     what = (
         f"vgg16(num_classes=512, dropout={p}) with identity matrices in classifier[0] (embedding), "
         "classifier[3] and classifier[6] (projection)"

@@ -400,7 +400,7 @@ def test_build_on_meta_builds_without_weights_and_falls_back_where_code_reads_va
     import torch
     from torch import nn
 
-    from autograder.worker_tools import build_on_meta
+    from autograder.worker_tools import DownloadForbidden, build_on_meta
 
     light = build_on_meta(nn.Linear, 4096, 4096)
     assert light.weight.device.type == "meta" and tuple(light.weight.shape) == (4096, 4096)
@@ -414,6 +414,17 @@ def test_build_on_meta_builds_without_weights_and_falls_back_where_code_reads_va
     assert real.weight.device.type == "cpu" and torch.isfinite(real.weight).all()
     with pytest.raises(ValueError):  # an error of the student's code itself still surfaces
         build_on_meta(lambda: (_ for _ in ()).throw(ValueError("bad finetune")))
+
+    built = []
+
+    def downloads(n: int) -> nn.Module:  # as torchvision does: build, then fetch the weights
+        layer = nn.Linear(n, 2)
+        built.append(layer.weight.device.type)
+        raise DownloadForbidden("tried to download weights")
+
+    with pytest.raises(DownloadForbidden):  # reached on meta: not built a second time for real
+        build_on_meta(downloads, 3)
+    assert built == ["meta"]
 
 
 def test_build_filled_gives_cheap_finite_weights_and_keeps_flags():
@@ -457,6 +468,14 @@ def test_build_filled_gives_cheap_finite_weights_and_keeps_flags():
 
     kept = build_filled(KeepsATensor)
     assert kept.scale.device.type == "cpu" and kept(torch.ones(1, 3)).shape == (1, 2)
+
+    class Normalises(nn.Module):  # a constant no state_dict restores: the fill must not touch it
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+            self.register_buffer("mean", torch.full((3,), 0.25), persistent=False)
+
+    torch.testing.assert_close(build_filled(Normalises).mean, torch.full((3,), 0.25))
     with pytest.raises(ValueError):
         build_filled(lambda: (_ for _ in ()).throw(ValueError("bad head")))
 
