@@ -184,15 +184,18 @@ class RecordingLoader:
 
 
 class Probe(nn.Module):
-    """Wraps a model; each forward logs ``(grad enabled, training)`` (see :attr:`log`)."""
+    """Wraps a model; each forward logs ``(grad enabled, mode)`` (see :attr:`log`): mode True when
+    the probe and every module inside it are in train mode, False when all are in eval mode, None
+    when they are mixed (``model.training = True`` sets one flag, ``model.train()`` all of them)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        self.log: list[tuple[bool, bool]] = []
+        self.log: list[tuple[bool, bool | None]] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.log.append((torch.is_grad_enabled(), self.training))
+        modes = {m.training for m in self.modules()}
+        self.log.append((torch.is_grad_enabled(), modes.pop() if len(modes) == 1 else None))
         return self.model(x)
 
 

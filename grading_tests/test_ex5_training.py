@@ -186,20 +186,24 @@ def _opt_text(opt_kwargs: dict) -> str:
     return "SGD(" + ", ".join(f"{k}={v}" for k, v in opt_kwargs.items()) + ")"
 
 
-def _epoch_text(n: int, batch_size: int, opt_kwargs: dict, num_classes: int = 3, batch_norm: bool = True) -> str:
+def _epoch_text(n: int, batch_size: int, opt_kwargs: dict, num_classes: int = 3, batch_norm: bool = True,
+                smoothing: float = 0.0) -> str:
     sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
     last = f", the last one of {sizes[-1]}" if len(sizes) > 1 and sizes[-1] != batch_size else ""
     return (f"train_one_epoch(model, loader, criterion, optimizer) with model = "
             f"{_mlp_text(num_classes, batch_norm)}, a loader of {n} samples in {len(sizes)} "
             f"batch{'es' if len(sizes) > 1 else ''} of {batch_size}{last}, "
-            f"criterion = CrossEntropyLoss() and optimizer = {_opt_text(opt_kwargs)}")
+            f"criterion = CrossEntropyLoss({f'label_smoothing={smoothing}' if smoothing else ''}) and "
+            f"optimizer = {_opt_text(opt_kwargs)}")
 
 
-def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *device, keep: bool = True):
-    """Build loader, loss and optimizer in the worker and run the student's epoch on them. With
-    ``keep`` the returned value stays in the worker: tests of the weights do not depend on it."""
+def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *device, keep: bool = True,
+                   smoothing: float = 0.0):
+    """Build loader, loss (cross-entropy with ``smoothing``) and optimizer in the worker and run the
+    student's epoch on them. With ``keep`` the returned value stays in the worker: tests of the
+    weights do not depend on it."""
     loader = student.tools.RecordingLoader(x, y, batch_size)
-    criterion = student.torch.nn.CrossEntropyLoss()
+    criterion = student.torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
     optimizer = student.torch.optim.SGD(call_keep(net.parameters), **opt_kwargs)
     args = (net, loader, criterion, optimizer, *device)
     train_one_epoch = student.ex5_training.train_one_epoch
@@ -208,7 +212,7 @@ def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *devic
 
 
 def _trusted_epoch(net, x, y, batch_size: int, opt_kwargs: dict, *, zero_grad: bool = True,
-                   train_mode: bool = True) -> tuple[list[float], list[int]]:
+                   train_mode: bool = True, smoothing: float = 0.0) -> tuple[list[float], list[int]]:
     """The epoch the spec describes, with knobs for the common mistakes; returns each batch's mean
     loss and size."""
     net.train(train_mode)
@@ -219,7 +223,7 @@ def _trusted_epoch(net, x, y, batch_size: int, opt_kwargs: dict, *, zero_grad: b
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             if zero_grad:
                 optimizer.zero_grad()
-            loss = F.cross_entropy(net(xb), yb)
+            loss = F.cross_entropy(net(xb), yb, label_smoothing=smoothing)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
@@ -233,7 +237,7 @@ def _expected_state(initial, x, y, batch_size, opt_kwargs, batch_norm=True, **kn
     return net.state_dict(), net
 
 
-def _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm=True) -> str:
+def _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm=True, smoothing=0.0) -> str:
     """Name the well-known mistake whose weights the student's loop produced, if any."""
     if _states_close(got, initial, params_only=True):
         return (" Your loop did not change the weights at all: optimizer.step() must come after "
@@ -245,9 +249,12 @@ def _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm=True
          dict(zero_grad=False)),
         ("the model stays in eval mode: call model.train() at the start of the epoch (batch norm "
          "must use the batch's statistics and update its running averages)", dict(train_mode=False)),
-    )
+    ) + ((("the loss is plain cross-entropy instead of the criterion you were given: compute loss = "
+           "criterion(outputs, labels) with the criterion argument (here a CrossEntropyLoss with "
+           "label smoothing)", dict(smoothing=0.0)),) if smoothing else ())
     for text, knobs in mistakes:
-        state, _ = _expected_state(initial, x, y, batch_size, opt_kwargs, batch_norm, **knobs)
+        state, _ = _expected_state(initial, x, y, batch_size, opt_kwargs, batch_norm,
+                                   **{"smoothing": smoothing, **knobs})
         if _states_close(got, state):
             return f" Your weights are exactly what the loop gives when {text}."
     return (" Per batch the loop must: move inputs and labels to the device, optimizer.zero_grad(), "
@@ -255,17 +262,23 @@ def _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm=True
             "optimizer.step(), in this order, once per batch, over the batches in the loader's order.")
 
 
-def _assert_epoch_state(got, expected, initial, x, y, batch_size, opt_kwargs, what, batch_norm=True) -> None:
+def _assert_epoch_state(got, expected, initial, x, y, batch_size, opt_kwargs, what, batch_norm=True,
+                        smoothing=0.0) -> None:
     if _states_close(got, expected):
         return
     key, diff = _largest_difference(got, expected)
     raise AssertionError(
         f"{what}: after the epoch your model's state differs from one epoch of SGD as the spec "
         f"describes it (largest difference {diff:.3g}, in {key!r})."
-        + _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm))
+        + _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm, smoothing))
 
 
 # --- cifar10_transforms ---------------------------------------------------------------------------
+
+
+#: Flips expected among 100 seeded training transforms: 50 +- 20, four standard deviations of a
+#: Binomial(100, 0.5) (outside with probability 6e-5), where p = 0.2 or 0.8 lands 20 +- 4 or 80 +- 4.
+_FLIPS_PER_100 = (30, 70)
 
 
 def _pixels(seed: int) -> torch.Tensor:
@@ -465,8 +478,8 @@ def test_transforms_train_is_padded_crop_flip_and_normalize(student):
 
 @pytest.mark.points(1)
 def test_transforms_train_is_random_with_flips_and_shifts(student):
-    what = "cifar10_transforms(True) (the training transform), applied to one image after 40 different seeds"
-    found = _train_outputs(student, _pixels(31), range(40), what)
+    what = "cifar10_transforms(True) (the training transform), applied to one image after 100 different seeds"
+    found = _train_outputs(student, _pixels(31), range(100), what)
     labels = [label for label, _, _, _ in found]
     hint = next((h for _, _, _, h in found if h), "")
     assert all(label is not None for label in labels), (
@@ -477,6 +490,12 @@ def test_transforms_train_is_random_with_flips_and_shifts(student):
     assert flips == {False, True}, (
         f"{what} {'always' if flips == {True} else 'never'} flipped the image: RandomHorizontalFlip() "
         "flips half of the images, at random (p=0.5, the default)")
+    flipped = sum(1 for _, _, f in labels if f)
+    low, high = _FLIPS_PER_100
+    assert low <= flipped <= high, (
+        f"{what} flipped {flipped} of the 100 images: RandomHorizontalFlip() flips each image with "
+        f"probability 0.5 (the default p), so between {low} and {high} flips are expected (a flip "
+        "probability of 0.5 falls outside that range less than once in 10,000 runs)")
     assert len(shifts) >= 5, (
         f"{what} gave only {len(shifts)} different crop position(s), {sorted(shifts)} (shift in pixels): "
         "RandomCrop(32, padding=4) pads the 32x32 image to 40x40 and takes a 32x32 crop at a random "
@@ -504,11 +523,16 @@ def test_train_one_epoch_sets_train_mode(student):
     log = probe.log
     what = (_epoch_text(10, 4, opt_kwargs) + ", on a model left in eval mode (as evaluate leaves it)")
     assert log, f"{what}: your loop never called the model"
-    in_eval = sum(1 for _, training in log if not training)
+    in_eval = sum(1 for _, mode in log if mode is False)
     assert in_eval == 0, (
         f"{what}: {in_eval} of the {len(log)} forward passes ran in eval mode. Call model.train() at the "
         "start of train_one_epoch: the model may come from evaluate(), which switched it to eval mode, "
         "and dropout and batch norm behave differently in the two modes")
+    mixed = sum(1 for _, mode in log if mode is None)
+    assert mixed == 0, (
+        f"{what}: in {mixed} of the {len(log)} forward passes the model's layers were still in eval mode "
+        "while the model itself was in train mode. model.training = True changes only the model's own "
+        "flag; model.train() switches every layer (batch norm and dropout included)")
 
 
 @pytest.mark.points(1)
@@ -553,11 +577,12 @@ def test_train_one_epoch_matches_sgd_with_momentum(student):
     opt_kwargs = dict(lr=0.05, momentum=0.9, weight_decay=5e-4)
     net = _worker_mlp(student, state)
     net.train()
-    _student_epoch(student, net, x, y, 4, opt_kwargs)
+    # the loss is the criterion it is given (label smoothing tells it from plain cross-entropy)
+    _student_epoch(student, net, x, y, 4, opt_kwargs, smoothing=0.1)
     got = _worker_state(student, net)
-    expected, _ = _expected_state(state, x, y, 4, opt_kwargs)
-    what = _epoch_text(10, 4, opt_kwargs)
-    _assert_epoch_state(got, expected, state, x, y, 4, opt_kwargs, what)
+    expected, _ = _expected_state(state, x, y, 4, opt_kwargs, smoothing=0.1)
+    what = _epoch_text(10, 4, opt_kwargs, smoothing=0.1)
+    _assert_epoch_state(got, expected, state, x, y, 4, opt_kwargs, what, smoothing=0.1)
 
 
 @pytest.mark.points(1)
@@ -699,11 +724,16 @@ def _probe_evaluate(student, seed: int):
 @pytest.mark.points(1)
 def test_evaluate_sets_eval_mode(student):
     log, what = _probe_evaluate(student, seed=201)
-    in_train = sum(1 for _, training in log if training)
+    in_train = sum(1 for _, mode in log if mode is True)
     assert in_train == 0, (
         f"{what}: {in_train} of the {len(log)} forward passes ran in train mode. Call model.eval() at "
         "the start of evaluate: in train mode dropout drops units at random and batch norm uses the "
         "batch's statistics (and updates its running averages with the test data)")
+    mixed = sum(1 for _, mode in log if mode is None)
+    assert mixed == 0, (
+        f"{what}: in {mixed} of the {len(log)} forward passes the model's layers were still in train "
+        "mode while the model itself was in eval mode. model.training = False changes only the model's "
+        "own flag; model.eval() switches every layer (batch norm and dropout included)")
 
 
 @pytest.mark.points(1)

@@ -85,6 +85,16 @@ def _assert_builds_with_imagenet_weights(student, fn: str, arch: str, head: str)
             ) from None
 
 
+def _assert_not_a_download(raised, what: str) -> None:
+    """An unknown weights name must be refused, not lead to a download of some other weights."""
+    assert "DownloadForbidden" not in raised.type_names, (
+        f"{what}: the call tried to download pretrained weights ({raised.message}) instead of refusing "
+        "the unknown name, so the name was not what chose the weights. Hand weights to torchvision "
+        "as it is, models.<arch>(weights=weights); the old pretrained=True/False flag ignores which "
+        "weights were asked for"
+    )
+
+
 def _is_linear(student, module, kind: str) -> bool:
     """Is the student's module an ``nn.Linear`` (its own subclass of one included)?"""
     return kind == "Linear" or student.tools.nn_class(module) == "Linear"
@@ -635,8 +645,9 @@ def test_resnet18_transfer_passes_weights_to_torchvision(student):
     what = ("resnet18_transfer(3, weights='NO_SUCH_WEIGHTS') (an unknown weights name: hand weights to "
             "torchvision as it is, models.resnet18(weights=weights), and torchvision refuses it)")
     student.tools.forbid_downloads()
-    with student_raises("Exception", what):
+    with student_raises("Exception", what) as raised:
         student.ex6_transfer.resnet18_transfer(3, weights="NO_SUCH_WEIGHTS")
+    _assert_not_a_download(raised, what)
     _assert_builds_with_imagenet_weights(student, "resnet18_transfer", "resnet18", "fc by nn.Linear(512, num_classes)")
 
 
@@ -647,8 +658,9 @@ def test_vgg16_transfer_passes_weights_to_torchvision(student):
     what = ("vgg16_transfer(3, weights='NO_SUCH_WEIGHTS') (an unknown weights name: hand weights to "
             "torchvision as it is, models.vgg16(weights=weights), and torchvision refuses it)")
     student.tools.forbid_downloads()
-    with student_raises("Exception", what):
+    with student_raises("Exception", what) as raised:
         student.ex6_transfer.vgg16_transfer(3, weights="NO_SUCH_WEIGHTS")
+    _assert_not_a_download(raised, what)
     _assert_builds_with_imagenet_weights(student, "vgg16_transfer", "vgg16", "classifier[6] by nn.Linear(4096, num_classes)")
 
 
