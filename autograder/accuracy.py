@@ -52,6 +52,9 @@ class AccuracySpec:
     flip: bool = True
     train_size: int = 0  # 0: the whole training set less the validation split
     provisional: bool = False
+    # on CUDA, weights and batches channels-last (faster convolutions); False where a correct model
+    # may flatten a feature map larger than 1x1 with .view, which refuses that layout (LeNet)
+    channels_last: bool = True
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,11 +100,11 @@ def train_and_score(ns: Any, spec: AccuracySpec, data: Any, device: str, seed: i
     train_x, train_y = data.train_images[train_index], data.train_labels[train_index]
     val_x, val_y = data.train_images[val_index], data.train_labels[val_index]
     n_train = len(train_index)
-    cuda = torch.device(device).type == "cuda"
+    layout = torch.device(device).type == "cuda" and spec.channels_last
 
-    model = ns.fastpath.prepare_model(MODELS[spec.model](ns), device)
+    model = ns.fastpath.prepare_model(MODELS[spec.model](ns), device, channels_last=layout)
     loader = ns.fastpath.TensorLoader(train_x, train_y, spec.batch_size, train=True, seed=seed, device=device,
-                                      crop_padding=spec.crop_padding, flip=spec.flip, channels_last=cuda)
+                                      crop_padding=spec.crop_padding, flip=spec.flip, channels_last=layout)
     steps = spec.epochs * ((n_train + spec.batch_size - 1) // spec.batch_size)
     optimizer = ns.fastpath.OneCycleSGD(model.parameters(), spec.max_lr, steps, weight_decay=spec.weight_decay)
     criterion = ns.torch.nn.CrossEntropyLoss()
@@ -110,7 +113,7 @@ def train_and_score(ns: Any, spec: AccuracySpec, data: Any, device: str, seed: i
         losses.append(float(ns.ex5_training.train_one_epoch(model, loader, criterion, optimizer, device)))
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
-    val_loader = ns.fastpath.TensorLoader(val_x, val_y, 500, device=device, channels_last=cuda)
+    val_loader = ns.fastpath.TensorLoader(val_x, val_y, 500, device=device, channels_last=layout)
     reported = float(ns.ex5_training.evaluate(model, val_loader, device))
     val_pred = ns.fastpath.predict(model, val_x, device=device)
     test_pred = ns.fastpath.predict(model, data.test_images, device=device)

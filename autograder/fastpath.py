@@ -101,12 +101,18 @@ class AutocastModel(nn.Module):
             return self.model(x).float()
 
 
-def prepare_model(model: nn.Module, device: str = "cpu") -> nn.Module:
-    """Move the model to ``device``; on CUDA also channels_last and autocast."""
+def prepare_model(model: nn.Module, device: str = "cpu", channels_last: bool | None = None) -> nn.Module:
+    """Move the model to ``device``; on CUDA also autocast. ``channels_last`` (default: on CUDA)
+    stores its weights channels-last, which makes every activation channels-last too: feed it
+    batches from a ``TensorLoader(..., channels_last=True)``. Not for a model that may flatten a
+    feature map larger than 1x1 with ``.view`` (LeNet's 16x8x8): ``.view`` refuses that layout."""
     model = model.to(device)
-    if torch.device(device).type == "cuda":
-        return AutocastModel(model.to(memory_format=torch.channels_last))
-    return model
+    cuda = torch.device(device).type == "cuda"
+    if channels_last is None:
+        channels_last = cuda
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return AutocastModel(model) if cuda else model
 
 
 class OneCycleSGD:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import sys
+from types import SimpleNamespace
 
+import pytest
 import torch
 
-from autograder.fastpath import CIFAR10_MEAN, CIFAR10_STD, OneCycleSGD, TensorLoader, augment, predict
+from autograder.accuracy import MODELS, load_specs
+from autograder.fastpath import (CIFAR10_MEAN, CIFAR10_STD, OneCycleSGD, TensorLoader, augment, predict,
+                                 prepare_model)
 
 
 def test_augment_crops_with_zero_padding_and_flips_each_image():
@@ -70,3 +76,36 @@ def test_predict_is_in_eval_mode_and_returns_classes():
     images = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)
     first, second = predict(model, images, batch_size=3), predict(model, images, batch_size=7)
     assert first.shape == (7,) and torch.equal(first, second) and not model.training
+
+
+def _style(repo, name: str) -> SimpleNamespace:
+    """The exercise modules of one correct style in tests/styles, imported under private names."""
+    ns = SimpleNamespace()
+    for path in sorted((repo / "tests" / "styles" / name).glob("ex*.py")):
+        spec = importlib.util.spec_from_file_location(f"_style_{name}_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # ex2 styles may import ex1 by its own name: keep lookups local
+        spec.loader.exec_module(module)
+        setattr(ns, path.stem, module)
+    return ns
+
+
+@pytest.mark.parametrize("style", ["compact", "tutorial"])  # both flatten LeNet's 16x8x8 map with .view
+def test_every_accuracy_spec_uses_a_layout_that_view_flattening_models_accept(repo, style, monkeypatch):
+    # On CUDA the accuracy runs may store weights and batches channels-last; the ex2 handout allows
+    # x.view(x.size(0), -1), which refuses a channels-last map larger than 1x1. The same layout
+    # applies on the CPU when asked for, so each spec's choice is checked here.
+    monkeypatch.syspath_prepend(str(repo / "tests" / "styles" / style))
+    ns = _style(repo, style)
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    for name, spec in load_specs(repo / "grading_tests" / "accuracy.toml").items():
+        if spec.model == "resnet18_transfer":  # torchvision's own model (torch.flatten), and no weights here
+            continue
+        model = prepare_model(MODELS[spec.model](ns), "cpu", channels_last=spec.channels_last).eval()
+        x, _ = next(iter(TensorLoader(images, None, 2, channels_last=spec.channels_last)))
+        with torch.no_grad():
+            assert model(x).shape == (2, 10), name
+    lenet = prepare_model(ns.ex2_lenet.Net(), "cpu", channels_last=True)  # what the guard prevents
+    x, _ = next(iter(TensorLoader(images, None, 2, channels_last=True)))
+    with pytest.raises(RuntimeError, match="view"):
+        lenet(x)
