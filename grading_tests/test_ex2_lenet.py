@@ -52,6 +52,8 @@ _LAYER_SPECS = {
 
 #: Parameters per layer for num_classes=10 (weights + biases).
 _LAYER_PARAMS = {"conv1": 168, "conv2": 880, "fc1": 123_000, "fc2": 10_164, "fc3": 850}
+#: Bias values per layer (its output channels or features): a layer short by exactly this many lost its bias.
+_LAYER_BIASES = {"conv1": 6, "conv2": 16, "fc1": 120, "fc2": 84, "fc3": 10}
 _TOTAL_PARAMS = 135_062
 
 
@@ -370,7 +372,9 @@ def test_net_parameter_count(student):
     diffs = []
     for layer, expected in _LAYER_PARAMS.items():
         got = per_layer.get(layer, 0)
-        if got != expected:
+        if got == expected - _LAYER_BIASES[layer]:
+            diffs.append(f"{layer} has {got:,}, expected {expected:,}: it has no bias (keep bias=True, the default)")
+        elif got != expected:
             diffs.append(f"{layer} has {got:,}, expected {expected:,} ({_LAYER_SPECS[layer]})")
     extra = [f"{layer} ({n:,})" for layer, n in per_layer.items() if layer not in _LAYER_PARAMS]
     if extra:

@@ -455,7 +455,10 @@ def _train_outputs(student, pixels, seeds, what):
         hint = "" if padding is None else (
             f" Yours is such a crop except for the padding, which has the value {padding:.3g} instead "
             "of black: the padding was added after Normalize (to a tensor, where 0 is the mean colour). "
-            "Crop and flip the PIL image before ToTensor() and Normalize")
+            "Crop and flip the PIL image before ToTensor() and Normalize") if abs(padding) < 1e-6 else (
+            f" Yours is such a crop except for the padding, which is not black (it has the value "
+            f"{padding:.3g} after normalising): RandomCrop(32, padding=4) pads with fill=0, black, "
+            "the default")
         found.append((None, mean, std, hint))
     return found
 
