@@ -233,6 +233,11 @@ class _Server:
         except ModuleNotFoundError as exc:
             if exc.name == name:
                 raise ModuleNotFoundError(f"your submission has no {name}.py", name=name) from None
+            if exc.name and exc.name.split(".")[0] not in sys.modules:  # a package the grader lacks
+                raise ModuleNotFoundError(
+                    f"No module named '{exc.name}': it is neither a file of your submission nor installed "
+                    "where your code is graded (Python's standard library, torch, torchvision and numpy "
+                    "are); remove the import", name=exc.name).with_traceback(exc.__traceback__) from None
             raise
 
     def describe(self, exc: BaseException) -> dict:

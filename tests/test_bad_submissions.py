@@ -58,7 +58,9 @@ def test_failing_import_is_reported(make_submission, manifest, repo):
     source = solution(repo, "ex2_lenet.py") + "\nimport torchviz_not_installed\n"
     sub = make_submission("badimport", {"ex2_lenet.py": source})
     report = grade(sub, repo / "grading_tests", manifest, EX12)
-    assert_all(report, "ex2", Outcome.ERROR, "No module named 'torchviz_not_installed'")
+    assert_all(report, "ex2", Outcome.ERROR, "No module named 'torchviz_not_installed'",
+               "nor installed where your code is graded",  # what to do, and where the import is:
+               f'ex2_lenet.py", line {source.count(chr(10))}')
     assert_full(report, "ex1")
 
 
