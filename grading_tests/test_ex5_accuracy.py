@@ -63,4 +63,6 @@ def test_model_reaches_minimum_cifar10_accuracy(student, accuracy_profile, reque
         + (f" (the reference reaches {reference:.1%})" if reference else "")
         + f". Loss per epoch: {losses}. If the loss does not go down, check that train_one_epoch "
         "zeroes the gradients, calls backward() then step() on every batch, and that the model "
-        "returns logits (no softmax before CrossEntropyLoss).")
+        "returns logits (no softmax before CrossEntropyLoss). If it does go down, check that the "
+        "model initialises its weights the standard way: PyTorch's default, or Xavier/Kaiming "
+        "(a tiny fixed scale such as N(0, 0.01) stalls a ReLU network).")
