@@ -5,8 +5,9 @@ same whichever runs them; they differ in where the trusted test process comes fr
 
 * ``fresh``: a new interpreter per submission (pays the torch import every time);
 * ``server``: forked from one warm :class:`~autograder.server.GradingServer` per batch (the
-  default for more than a few submissions); when the server cannot start, or dies, the batch goes
-  on with fresh processes and says so;
+  default for more than a few submissions); while it warms up (it grades the reference once, on
+  one core), the other ``jobs - 1`` slots grade submissions with fresh processes; when the server
+  cannot start, or dies, the batch goes on with fresh processes and says so;
 * ``cluster``: per-submission tasks sent to a Dask distributed scheduler (``--cluster ADDRESS``);
   each Dask worker process keeps its own warm server. Workers must see the same paths (the
   submissions, the tests, the solutions), as on a cluster with a shared file system.
@@ -69,6 +70,10 @@ class LocalGrader:
         self.on_note = on_note or (lambda _text: None)
         self.server = None
         self._lock = threading.Lock()
+        self._warm = threading.Event()  # set once the server is up (or failed to start)
+        self._warm.set()
+        self._fresh_slots = threading.Semaphore(self.jobs - 1)  # fresh gradings while it warms up
+        self._closed = False
 
     def start_server(self, manifest: Manifest, tests: Path, exercises: Sequence[str], sandbox: str = "auto") -> None:
         """Start the warm server for ``tests`` (a note and fresh processes when it cannot start)."""
@@ -106,16 +111,41 @@ class LocalGrader:
         wanted = self.engine is Engine.server or (
             self.engine is Engine.auto and len(tasks) >= SERVER_MIN_SUBMISSIONS)
         if wanted:
-            self.start_server(tasks[0].manifest, tasks[0].tests, tasks[0].exercises, tasks[0].sandbox)
+            self._warm.clear()
+
+            def warm_up() -> None:
+                try:
+                    self.start_server(tasks[0].manifest, tasks[0].tests, tasks[0].exercises, tasks[0].sandbox)
+                finally:
+                    with self._lock:  # closed while it warmed up (Ctrl-C, say): no server left running
+                        if self._closed and self.server is not None:
+                            self.server.stop()
+                            self.server = None
+                    self._warm.set()
+
+            threading.Thread(target=warm_up, name="grading-server-warm-up", daemon=True).start()
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures = {pool.submit(self.grade_one, task): task for task in tasks}
+            futures = {pool.submit(self._grade_once_warm, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
 
+    def _grade_once_warm(self, task: GradeTask) -> Report:
+        """While the server warms up, grade in a fresh process if one of the ``jobs - 1`` slots left
+        to the warm-up is free, else wait for the server."""
+        if not self._warm.is_set() and self._fresh_slots.acquire(blocking=False):
+            try:
+                return task.run()
+            finally:
+                self._fresh_slots.release()
+        self._warm.wait()
+        return self.grade_one(task)
+
     def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        with self._lock:
+            self._closed = True
+            server, self.server = self.server, None
+        if server is not None:
+            server.stop()
 
 
 def reference_problems(report: Report | None) -> list[str]:

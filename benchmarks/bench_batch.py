@@ -114,25 +114,28 @@ def busy_cpu_seconds() -> float:
 
 
 def run(engine: Engine, subs: Path, out: Path, manifest, jobs: int, sandbox: str):
-    """Grade the batch; returns (wall seconds, CPU seconds, CPU seconds of the warm-up, memory, rows)."""
+    """Grade the batch; returns (wall seconds, CPU seconds, memory, rows)."""
     options = BatchOptions(tests=manifest.hidden_tests, exercises=manifest.names, jobs=jobs, engine=engine,
                            sandbox=sandbox)
     notes: list[str] = []
-    warm_up = [0.0]
-
-    def note(text: str) -> None:
-        notes.append(text)
-        if "ready in" in text:
-            warm_up[0] = busy_cpu_seconds() - cpu_start
-
     with PeakMemory() as memory:
         start, cpu_start = time.perf_counter(), busy_cpu_seconds()
-        rows = grade_batch(subs, out, manifest, options, on_note=note)
+        rows = grade_batch(subs, out, manifest, options, on_note=notes.append)
         seconds, cpu = time.perf_counter() - start, busy_cpu_seconds() - cpu_start
     for text in notes:
         if "ready in" in text:
-            print(f"    ({text}: the warm-up, included in the time below)")
-    return seconds, cpu, warm_up[0], memory, rows
+            print(f"    ({text}: the warm-up, included in the time below; the other slots graded "
+                  "with fresh processes meanwhile)")
+    return seconds, cpu, memory, rows
+
+
+def warm_up_cpu(manifest, sandbox: str) -> float:
+    """CPU seconds of starting the warm server alone (it grades the reference once)."""
+    from autograder.server import GradingServer
+
+    start = busy_cpu_seconds()
+    GradingServer.for_manifest(manifest, manifest.hidden_tests, sandbox=sandbox).stop()
+    return busy_cpu_seconds() - start
 
 
 def main() -> None:
@@ -151,14 +154,16 @@ def main() -> None:
         print(f"{args.count} submissions, all six exercises, hidden suites, --jobs {args.jobs}, "
               f"--sandbox {args.sandbox}, {os.cpu_count()} cores")
         results = {}
+        warm_up = warm_up_cpu(manifest, args.sandbox)
+        print(f"  the server's warm-up alone: {warm_up:.1f} s of CPU (measured first, on its own)")
         for engine in (Engine.fresh, Engine.server):
-            seconds, cpu, warm_up, memory, rows = run(engine, subs, Path(tmp) / f"out-{engine.value}", manifest,
-                                                      args.jobs, args.sandbox)
-            results[engine] = (seconds, rows, (cpu - warm_up) / args.count, warm_up)
+            seconds, cpu, memory, rows = run(engine, subs, Path(tmp) / f"out-{engine.value}", manifest,
+                                             args.jobs, args.sandbox)
+            per = (cpu - (warm_up if engine is Engine.server else 0.0)) / args.count
+            results[engine] = (seconds, rows, per)
             print(f"  {engine.value:6s}: {seconds:7.1f} s  {args.count / seconds * 60:6.1f} submissions/min  "
                   f"peak memory {memory.pss / 1024:7.0f} MB PSS ({memory.rss / 1024:7.0f} MB RSS summed)  "
-                  f"CPU {(cpu - warm_up) / args.count:5.1f} s per submission"
-                  + (f" + {warm_up:.1f} s warm-up" if warm_up else ""))
+                  f"CPU {per:5.1f} s per submission" + (" + the warm-up" if engine is Engine.server else ""))
         fresh, server = results[Engine.fresh], results[Engine.server]
         same = [(r.student, r.total) for r in fresh[1]] == [(r.student, r.total) for r in server[1]]
         print(f"  ratio (server vs fresh submissions/min): {fresh[0] / server[0]:.2f}x; "

@@ -140,3 +140,25 @@ def test_server_start_failure_is_reported_with_the_log(tmp_path, manifest):
     shutil.copy(manifest.hidden_tests / "strategies.py", broken)
     with pytest.raises(ServerError, match="did not start in time|exit code"):
         GradingServer.start(broken, warm_up=None, timeout=0.01)
+
+
+def test_while_the_server_warms_up_the_other_slots_grade_with_fresh_processes(manifest, repo, monkeypatch):
+    served: list[bool] = []  # for each grading: did it come from the warm server?
+    run = GradeTask.run
+
+    def recording_run(self, server=None):
+        served.append(server is not None)
+        return run(self, server)
+
+    monkeypatch.setattr(GradeTask, "run", recording_run)
+    notes: list[str] = []
+    grader = LocalGrader(Engine.server, jobs=2, on_note=notes.append)
+    tasks = [GradeTask(repo / "solutions", manifest.hidden_tests, manifest, ("ex2",)) for _ in range(4)]
+    try:
+        reports = [report for _, report in grader.grade_all(tasks)]
+    finally:
+        grader.close()
+    assert [r.score for r in reports] == [20.0] * 4 and not any(r.grader_errors for r in reports)
+    assert served[0] is False, served  # the first one did not wait for the warm-up
+    assert True in served, (served, notes)  # the rest went to the server once it was up
+    assert any("ready in" in n for n in notes), notes
