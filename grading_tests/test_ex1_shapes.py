@@ -11,6 +11,7 @@ Value tests compare with ``==`` (a correct 55.0 is accepted there); only
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -104,20 +105,37 @@ def probe_receptive_field(layers):
 # --- feedback helpers -----------------------------------------------------------------------
 
 
+#: The leading parameters of each function in the handout's order, passed by position when given
+#: (so a signature in another order fails, as it would in the student's own code); the rest by keyword.
 POSITIONAL = {
-    "conv2d_output_size": ("size", "kernel_size"),
-    "pool2d_output_size": ("size", "kernel_size"),
-    "conv2d_num_params": ("in_channels", "out_channels", "kernel_size"),
-    "linear_num_params": ("in_features", "out_features"),
+    "conv2d_output_size": ("size", "kernel_size", "stride"),
+    "pool2d_output_size": ("size", "kernel_size", "stride"),
+    "conv2d_num_params": ("in_channels", "out_channels", "kernel_size", "bias"),
+    "linear_num_params": ("in_features", "out_features", "bias"),
 }
 KEYWORD_ORDER = ("stride", "padding", "dilation", "ceil_mode", "bias", "groups")
 
 
+def split_args(name, args):
+    """``(positional values, keyword dict)``: the leading documented parameters present, by position."""
+    leading = []
+    for key in POSITIONAL[name]:
+        if key not in args:
+            break
+        leading.append(key)
+    return [args[k] for k in leading], {k: args[k] for k in KEYWORD_ORDER if k in args and k not in leading}
+
+
+def call_student(student, name, args):
+    """Call the student's ``name`` the way :func:`call_text` writes it."""
+    positional, keywords = split_args(name, args)
+    return getattr(student.ex1_shapes, name)(*positional, **keywords)
+
+
 def call_text(name, args):
-    """``conv2d_output_size(7, 3, stride=2)``: the call as a student would write it."""
-    positional = [repr(args[key]) for key in POSITIONAL[name]]
-    keywords = [f"{key}={args[key]!r}" for key in KEYWORD_ORDER if key in args]
-    return f"{name}({', '.join(positional + keywords)})"
+    """``conv2d_output_size(7, 3, 2, padding=1)``: the call as a student would write it."""
+    positional, keywords = split_args(name, args)
+    return f"{name}({', '.join([repr(v) for v in positional] + [f'{k}={v!r}' for k, v in keywords.items()])})"
 
 
 def returned(got):
@@ -186,7 +204,7 @@ def output_size_hint(args, got, pool):
 
 
 def check_output_size(student, name, args, expected):
-    got = getattr(student.ex1_shapes, name)(**args)
+    got = call_student(student, name, args)
     pool = name == "pool2d_output_size"
     assert got == expected, (
         f"{call_text(name, args)} {returned(got)}, but PyTorch's nn.{'MaxPool2d' if pool else 'Conv2d'} "
@@ -243,7 +261,7 @@ def test_conv2d_output_size_lecture_examples(student):
         ({"size": 5, "kernel_size": 3, "stride": 2, "padding": 1}, 3, "Dumoulin & Visin, figure 2.6"),
     ]
     for args, expected, what in cases:
-        got = student.ex1_shapes.conv2d_output_size(**args)
+        got = call_student(student, "conv2d_output_size", args)
         assert got == expected, (
             f"{call_text('conv2d_output_size', args)} {returned(got)}, expected {expected} ({what}): "
             f"{output_size_hint(args, got, pool=False)}."
@@ -295,7 +313,7 @@ def test_pool2d_output_size_lecture_examples(student):
         ({"size": 4, "kernel_size": 2}, 2, "a 2x2 pool (stride defaults to 2) on 4x4 gives 2x2"),
     ]
     for args, expected, what in cases:
-        got = student.ex1_shapes.pool2d_output_size(**args)
+        got = call_student(student, "pool2d_output_size", args)
         assert got == expected, (
             f"{call_text('pool2d_output_size', args)} {returned(got)}, expected {expected} ({what}): "
             f"{output_size_hint(args, got, pool=True)}."
@@ -303,7 +321,7 @@ def test_pool2d_output_size_lecture_examples(student):
     size = 224  # VGG16: five 2x2 stride-2 max pools take 224 down to 7
     for i in range(5):
         args = {"size": size, "kernel_size": 2, "stride": 2}
-        got = student.ex1_shapes.pool2d_output_size(**args)
+        got = call_student(student, "pool2d_output_size", args)
         assert got == size // 2, (
             f"VGG16 pool {i + 1} of 5: {call_text('pool2d_output_size', args)} {returned(got)}, "
             f"expected {size // 2} (224 -> 112 -> 56 -> 28 -> 14 -> 7): "
@@ -326,7 +344,7 @@ def test_pool2d_output_size_matches_pytorch(student, args):
 @given(args=pool_args(stride=False))
 @example(args={"size": 32, "kernel_size": 2, "padding": 0})
 def test_pool2d_output_size_stride_defaults_to_kernel_size(student, args):
-    got = student.ex1_shapes.pool2d_output_size(**args)  # no stride given
+    got = call_student(student, "pool2d_output_size", args)  # no stride given
     expected = torch_pool2d_output_size(**args)
     assert got == expected, (
         f"{call_text('pool2d_output_size', args)} {returned(got)}, but PyTorch's nn.MaxPool2d gives {expected}: "
@@ -372,7 +390,7 @@ def test_pool2d_output_size_ceil_mode_last_window_rule(student, args):
 @example(args={"in_channels": 3, "out_channels": 64, "kernel_size": 3, "bias": False})
 @example(args={"in_channels": 3, "out_channels": 6, "kernel_size": 5})  # bias left out: True by default
 def test_conv2d_num_params_matches_pytorch(student, args):
-    got = student.ex1_shapes.conv2d_num_params(**args)
+    got = call_student(student, "conv2d_num_params", args)
     expected = count_params(torch.nn.Conv2d(args["in_channels"], args["out_channels"], args["kernel_size"],
                                             bias=args.get("bias", True)))
     hint = conv_params_hint(args, got)
@@ -390,7 +408,7 @@ def test_conv2d_num_params_matches_pytorch(student, args):
 @given(args=conv_param_args(groups=True))
 @example(args={"in_channels": 32, "out_channels": 32, "kernel_size": 3, "bias": True, "groups": 32})
 def test_conv2d_num_params_groups_match_pytorch(student, args):
-    got = student.ex1_shapes.conv2d_num_params(**args)
+    got = call_student(student, "conv2d_num_params", args)
     expected = count_params(torch.nn.Conv2d(args["in_channels"], args["out_channels"], args["kernel_size"],
                                             bias=args["bias"], groups=args["groups"]))
     assert got == expected, (
@@ -412,8 +430,8 @@ def test_conv2d_num_params_rejects_groups_not_dividing(student, args):
     assume(not pytorch_accepts)
     call = call_text("conv2d_num_params", args)
     with student_raises("ValueError", f"{call} (groups must divide both channel counts)") as raised:
-        student.ex1_shapes.conv2d_num_params(**args)
-    assert any(word in raised.message.lower() for word in ARGUMENT_WORDS["groups"]), (
+        call_student(student, "conv2d_num_params", args)
+    assert names_argument(raised.message, "groups"), (
         f"{call} raised ValueError({raised.message!r}): right exception, but the message should name "
         f"the argument 'groups' so the caller knows what to fix."
     )
@@ -426,7 +444,7 @@ def test_conv2d_num_params_rejects_groups_not_dividing(student, args):
 @example(args={"in_features": 84, "out_features": 10, "bias": False})
 @example(args={"in_features": 400, "out_features": 120})  # bias left out: True by default
 def test_linear_num_params_matches_pytorch(student, args):
-    got = student.ex1_shapes.linear_num_params(**args)
+    got = call_student(student, "linear_num_params", args)
     bias = args.get("bias", True)
     expected = count_params(torch.nn.Linear(args["in_features"], args["out_features"], bias=bias))
     weights = args["in_features"] * args["out_features"]
@@ -513,8 +531,10 @@ def test_functions_return_int(student):
 
 # A message "names the argument" when it contains one of these words (any case): "Kernel size
 # must be positive" and "stride=0 is invalid" both count.
+#: Words that name each argument in a ValueError's message (whole words: "kernel_size" or "output
+#: size" does not name the input's size).
 ARGUMENT_WORDS = {
-    "size": ("size", "input"),
+    "size": (r"(?<!output )\bsize\b", r"\binput"),
     "kernel_size": ("kernel",),
     "stride": ("stride",),
     "dilation": ("dilation",),
@@ -523,19 +543,24 @@ ARGUMENT_WORDS = {
 }
 
 
+def names_argument(message: str, argument: str) -> bool:
+    return any(re.search(word, message.lower()) for word in ARGUMENT_WORDS[argument])
+
+
 @pytest.mark.points(1)
 @settings(max_examples=60)
 @given(case=bad_non_positive_call())
 @example(case=("conv2d_output_size", {"size": 32, "kernel_size": 0, "stride": 1}, "kernel_size"))
 @example(case=("pool2d_output_size", {"size": 32, "kernel_size": 2, "stride": 0}, "stride"))
+@example(case=("conv2d_output_size", {"size": 0, "kernel_size": 1, "stride": 1, "padding": 1}, "size"))  # the
+@example(case=("pool2d_output_size", {"size": 0, "kernel_size": 2, "stride": 2, "padding": 1}, "size"))  # padding fits
 def test_output_size_rejects_non_positive_arguments(student, case):
     name, args, bad = case
     assume(pytorch_rejects(name, args))
     call = call_text(name, args)
     with student_raises("ValueError", f"{call} ({bad} must be at least 1)") as raised:
-        getattr(student.ex1_shapes, name)(**args)
-    message = raised.message.lower()
-    assert any(word in message for word in ARGUMENT_WORDS[bad]), (
+        call_student(student, name, args)
+    assert names_argument(raised.message, bad), (
         f"{call} raised ValueError({raised.message!r}): right exception, but the message should name "
         f"the bad argument '{bad}' so the caller knows what to fix."
     )
@@ -550,8 +575,8 @@ def test_output_size_rejects_negative_padding(student, case):
     assume(pytorch_rejects(name, args))
     call = call_text(name, args)
     with student_raises("ValueError", f"{call} (padding must not be negative)") as raised:
-        getattr(student.ex1_shapes, name)(**args)
-    assert any(word in raised.message.lower() for word in ARGUMENT_WORDS["padding"]), (
+        call_student(student, name, args)
+    assert names_argument(raised.message, "padding"), (
         f"{call} raised ValueError({raised.message!r}): right exception, but the message should name "
         f"the bad argument 'padding' so the caller knows what to fix."
     )
@@ -573,4 +598,4 @@ def test_output_size_rejects_output_below_one(student, case):
         f"{call} (the dilated kernel spans {effective} pixels but the padded input has only "
         f"{args['size'] + 2 * args['padding']}, so the output would be smaller than 1)",
     ):
-        getattr(student.ex1_shapes, name)(**args)
+        call_student(student, name, args)

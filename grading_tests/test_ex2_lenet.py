@@ -333,8 +333,8 @@ def test_net_output_shape_for_batch_sizes(student, batch_size):
 @example(num_classes=1, batch_size=2)
 @given(num_classes=lenet_num_classes, batch_size=lenet_batch_sizes)
 def test_net_num_classes_respected(student, num_classes, batch_size):
-    net = student.ex2_lenet.Net(num_classes=num_classes)
-    what = f"Net(num_classes={num_classes}) on a batch of {_images_phrase(batch_size)}"
+    net = student.ex2_lenet.Net(num_classes)  # by position: Net(num_classes=10) is the only parameter
+    what = f"Net({num_classes}) on a batch of {_images_phrase(batch_size)}"
     out = _logits(net, _images(batch_size, seed=num_classes), what)
     _assert_logits_shape(out, batch_size, num_classes, what)
 

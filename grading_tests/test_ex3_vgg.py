@@ -414,8 +414,8 @@ def test_make_features_honours_in_channels(student):
             seq = student.ex3_vgg.make_features(config)
             what, channels = "make_features([4, 'M', 6]) (in_channels defaults to 3)", 3
         else:
-            seq = student.ex3_vgg.make_features(config, in_channels=in_channels)
-            what, channels = f"make_features([4, 'M', 6], in_channels={in_channels})", in_channels
+            seq = student.ex3_vgg.make_features(config, in_channels)  # by position: (config, in_channels, batch_norm)
+            what, channels = f"make_features([4, 'M', 6], {in_channels}) (in_channels={in_channels})", in_channels
         shape = _shapes(student, seq, what).get("0.weight")
         assert shape == (4, channels, 3, 3), (
             f"{what}: the first convolution's weight ('0.weight') has shape {shape}, expected "
@@ -824,9 +824,11 @@ def _dropout_ratios(f: torch.Tensor, t: torch.Tensor, c: float, keep: float, wha
 
 @pytest.mark.points(1)
 def test_vgg11_dropout_rate(student):
-    for p, seed in ((0.2, 71), (0.65, 72)):
-        net = student.ex3_vgg.vgg11(num_classes=512, dropout=p)
-        what = f"vgg11(num_classes=512, dropout={p}) with classifier[1] = identity matrix"
+    # p = 0 too: the Dropout layer is still there (the layer list is fixed) and zeroes nothing.
+    # Arguments by position, in the handout's order vgg11(num_classes, dropout, batch_norm).
+    for p, seed in ((0.2, 71), (0.65, 72), (0.0, 73)):
+        net = student.ex3_vgg.vgg11(512, p)
+        what = f"vgg11(512, {p}) (num_classes=512, dropout={p}) with classifier[1] = identity matrix"
         eye = torch.eye(512)
         x = _images(8, seed)
         # Eval mode, bias 0: the output is the 512 features themselves.
@@ -909,6 +911,14 @@ def test_vgg16_dropout(student):
         f, t, c, (1 - p) ** 2, what,
         "two Dropout(p) layers in a row here, a feature survives both with probability (1-p)^2 and "
         "is then scaled by 1/(1-p)^2",
+    )
+    off = student.tools.build_on_meta(student.ex3_vgg.vgg16, dropout=0.0)  # layers only
+    ps = [s.get("p") for _, kind, s in _children(student, off.classifier, "vgg16(dropout=0.0).classifier")
+          if kind.startswith("Dropout")]
+    assert len(ps) == 2 and all(p == 0 for p in ps), (
+        f"vgg16(dropout=0.0) has dropout layers with p = {ps}, expected two with p = 0: use the "
+        "argument as it is, also when it is 0 (`dropout or 0.5` turns 0 into 0.5), and keep both "
+        "Dropout layers (the classifier's layers are fixed)"
     )
 
 

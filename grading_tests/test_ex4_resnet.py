@@ -886,15 +886,36 @@ def test_resnet18_batch_norm_running_statistics(student, reference):
         "statistics, after one forward pass on a batch of shape (2, 3, 32, 32)"
     )
     _call(net, x, what)
-    wrong = [
-        key for key, value in expected.items()
-        if not torch.allclose(net.get_buffer(key).float(), value, rtol=1e-4, atol=1e-6)
-    ]
-    assert not wrong, (
-        f"{what}: {len(wrong)} running statistics differ from the reference's ({', '.join(wrong[:4])}"
-        f"{', ...' if len(wrong) > 4 else ''}). Every batch norm (the stem's bn1, bn1 and bn2 of each "
-        "block, the projection's) is nn.BatchNorm2d(channels) with PyTorch's defaults, momentum=0.1 "
-        "and eps=1e-5: one training batch moves running_mean to 0.9 * running_mean + 0.1 * the batch's "
-        "mean. momentum=0.9 or 0.99 is Keras' decay, the opposite convention (PyTorch's momentum = "
-        "1 - Keras' momentum)"
+    got = {key: net.get_buffer(key).float() for key in expected}
+    wrong = [key for key, value in expected.items() if not torch.allclose(got[key], value, rtol=1e-4, atol=1e-6)]
+    if not wrong:
+        return
+    momentum = _apparent_momentum(w[wrong[0]], expected[wrong[0]], got[wrong[0]])
+    why = (
+        f"they moved as with momentum={momentum:.3g}. Every batch norm is nn.BatchNorm2d(channels) with "
+        "PyTorch's defaults, momentum=0.1 and eps=1e-5: one training batch moves running_mean to "
+        "0.9 * running_mean + 0.1 * the batch's mean. momentum=0.9 or 0.99 is Keras' decay, the "
+        "opposite convention (PyTorch's momentum = 1 - Keras' momentum)"
+    ) if momentum is not None else (
+        f"the first of them in the network, {wrong[0]}, already sees other inputs than the "
+        "reference's. Check the layers before it: their order (conv -> bn -> relu in the stem and "
+        "in each block, the shortcut's conv -> bn) and their settings (the stem's 3x3 convolution "
+        "with stride 1 and padding 1, batch norms with PyTorch's defaults momentum=0.1, eps=1e-5)"
     )
+    raise AssertionError(
+        f"{what}: {len(wrong)} running statistics differ from the reference's ({', '.join(wrong[:4])}"
+        f"{', ...' if len(wrong) > 4 else ''}): {why}"
+    )
+
+
+def _apparent_momentum(before: torch.Tensor, expected: torch.Tensor, got: torch.Tensor) -> float | None:
+    """The momentum m with got = (1 - m) * before + m * s, where expected is that with m = 0.1 (s:
+    the batch's statistic), when one m explains every value; else None."""
+    batch = (expected.double() - 0.9 * before.double()) / 0.1
+    step = batch - before.double()
+    usable = step.abs() > 1e-3
+    if int(usable.sum()) < 2:
+        return None
+    m = ((got.double() - before.double()) / step)[usable]
+    centre = float(m.median())
+    return centre if bool(((m - centre).abs() < 1e-3).all()) and abs(centre - 0.1) > 1e-3 else None
