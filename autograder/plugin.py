@@ -82,6 +82,7 @@ class GradingPlugin:
         self.stream = stream
         self.expected: dict[str, TestResult] = {}
         self.problems: list[str] = []
+        self.import_timeouts: dict[str, str] = {}  # module -> why its import ran out of time (this run)
         self._cifar10: Any = None  # loaded once per run, or the reason it is not available
 
     def emit(self, message: dict) -> None:
@@ -123,7 +124,7 @@ class GradingPlugin:
         client = WorkerClient(self.zygote, call_seconds, test_seconds)
         request.node.stash[_CLIENT] = client
         try:
-            yield StudentNamespace(client, self.cfg.modules)
+            yield StudentNamespace(client, self.cfg.modules, self.import_timeouts)
         finally:
             client.close()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from autograder.client import WorkerClient
-from autograder.errors import ProtocolError, StudentError
+from autograder.errors import ProtocolError, StudentError, WorkerTimeout
 
 __all__ = ["Proxy", "StudentNamespace", "call_keep", "LIBRARIES"]
 
@@ -105,11 +105,14 @@ class StudentNamespace:
     """``student.<module>`` imports that exercise module in the worker and returns its proxy;
     ``student.torch``, ``student.torchvision`` and ``student.tools`` are the worker's libraries."""
 
-    def __init__(self, client: WorkerClient, modules: tuple[str, ...]):
+    def __init__(self, client: WorkerClient, modules: tuple[str, ...], timed_out: dict[str, str] | None = None):
         client.handle_factory = make_factory(client)
         self._client = client
         self._allowed = modules  # the manifest's exercise modules, e.g. ("ex1_shapes", "ex2_lenet")
         self._modules: dict[str, Proxy | StudentError] = {}
+        # modules whose import ran out of time in an earlier test of this run (shared by the run's
+        # tests): importing runs the same top-level code again, so it is not waited for again
+        self._timed_out = timed_out if timed_out is not None else {}
 
     def __getattr__(self, name: str) -> Proxy:
         if name in LIBRARIES and name not in self._modules:
@@ -118,10 +121,18 @@ class StudentNamespace:
             raise AttributeError(f"{name} is not an exercise module of this assignment "
                                  f"({', '.join(self._allowed)})")
         if name not in self._modules:
+            if name in self._timed_out:
+                raise WorkerTimeout(self._timed_out[name])
             try:
                 self._modules[name] = self._client.request("import", None, [name], f"importing {name}.py", name)
             except StudentError as exc:  # a module that fails to import fails the same way every time
                 self._modules[name] = exc
+            except WorkerTimeout as exc:
+                self._timed_out[name] = (
+                    f"{exc.reason}. Code at the top level of {name}.py runs when the grader imports it: "
+                    "put training, plots or downloads under `if __name__ == \"__main__\":` (this import "
+                    "timed out once, so the later tests of this run fail at once instead of waiting again)")
+                raise WorkerTimeout(self._timed_out[name]) from None
         module = self._modules[name]
         if isinstance(module, StudentError):
             raise module

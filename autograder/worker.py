@@ -118,6 +118,9 @@ def _isolate(settings: WorkerSettings, sock_fd: int, out_fd: int) -> Path:
 
     sys.path[:] = [str(home)] + [p for p in sys.path if not secret(p)]
     sys.dont_write_bytecode = True
+    # as if run as a script without arguments: the test process's own arguments (its configuration,
+    # with the grader's paths) are not the student's, and argparse at import then gets its defaults
+    sys.argv = ["main.py"]
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _limit(resource.RLIMIT_NOFILE, OPEN_FILES)

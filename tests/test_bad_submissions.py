@@ -92,6 +92,18 @@ def test_infinite_loop_in_one_function_times_out_only_its_tests(make_submission,
     assert report.score > 0 and not report.has_grader_error
 
 
+def test_a_module_stuck_at_import_is_waited_for_once(make_submission, fast_manifest, repo):
+    # training left at the top level of the module, as in a notebook exported as it is
+    source = solution(repo, "ex2_lenet.py") + "\nwhile True:  # train forever\n    pass\n"
+    sub = make_submission("toplevel", {"ex2_lenet.py": source})
+    report = grade(sub, repo / "grading_tests", fast_manifest, EX12)
+    assert_all(report, "ex2", Outcome.TIMEOUT, "importing ex2_lenet.py did not return within 2 s",
+               "if __name__ ==")
+    waited = [t.name for t in report.tests if t.exercise == "ex2" and t.duration >= 2]
+    assert len(waited) == 1, waited  # the first test waited out the limit; the others failed at once
+    assert_full(report, "ex1")
+
+
 CONFTEST = '''
 import pytest
 

@@ -36,7 +36,7 @@ def env():
     return dict(os.environ)
 
 def where():
-    return {"cwd": os.getcwd(), "path": list(sys.path), "file": __file__}
+    return {"cwd": os.getcwd(), "path": list(sys.path), "file": __file__, "argv": list(sys.argv)}
 
 def can_import(name):
     import importlib
@@ -293,6 +293,7 @@ def test_the_worker_sees_a_private_copy_and_not_the_graders_checkout(worker, rep
     _, mod = worker()
     info = mod.where()
     assert Path(info["file"]).parent == Path(info["cwd"])
+    assert info["argv"] == ["main.py"]  # not the test process's arguments (its configuration, its paths)
     assert str(repo) not in info["path"] and not any(p in ("", ".") for p in info["path"])
     assert not mod.can_import("solutions.ex2_lenet") and not mod.can_import("grading_tests.strategies")
 
