@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -56,7 +57,9 @@ class Submission:
 
 
 def _safe_name(raw: str, taken: set[str]) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._") or "submission"
+    """A file-name-safe, unique student name: letters and digits of any script kept (李雷, Zoë),
+    everything else (spaces, punctuation, path separators) folded into "_"."""
+    name = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", raw)).strip("._")[:100] or "submission"
     base, i = name, 2
     while name in taken:
         name, i = f"{base}-{i}", i + 1
@@ -131,8 +134,15 @@ def _from_notebooks(name: str, source: Path, notebooks: Sequence[Path], modules:
     return Submission(name, source, into, notes=tuple(notes))
 
 
-def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str], notebook_dir: Path) -> Submission:
+def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str], notebook_dir: Path,
+                 unpack: tuple[Path, ZipLimits] | None = None) -> Submission:
+    """``unpack`` (where to, with which limits): a folder holding nothing but one zip (Moodle's
+    "download all" gives each student a folder with the file they uploaded) is that zip."""
     found = find_module_folder(folder, modules)
+    if found is None and unpack is not None:
+        zips = [p for p in folder.iterdir() if p.suffix.lower() == ".zip" and p.is_file() and not p.is_symlink()]
+        if len(zips) == 1:
+            return _from_zip(name, zips[0], unpack[0], modules, unpack[1], notebook_dir)
     if found is None:
         return Submission(name, source, None, f"no exercise module ({', '.join(modules)}) or notebook at "
                                               f"the top or one folder deep")
@@ -176,7 +186,8 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
         if entry.name.startswith(".") or entry.name == "__MACOSX":
             continue
         if entry.is_dir():
-            found.append(_from_folder(_safe_name(entry.name, taken), entry, entry, modules, notebook_dir))
+            found.append(_from_folder(_safe_name(entry.name, taken), entry, entry, modules, notebook_dir,
+                                      unpack=(workdir / "unpacked", limits)))
         elif entry.suffix == ".zip":
             name = _safe_name(entry.stem, taken)
             found.append(_from_zip(name, entry, workdir / "unpacked", modules, limits, notebook_dir))

@@ -80,8 +80,25 @@ def test_an_lms_export_of_zips_is_one_submission_per_zip(tmp_path):
 
 def test_student_names_are_safe_and_unique(tmp_path):
     root = tmp_path / "subs"
-    for raw in ("al ice", "al_ice", "we!rd$", ".hidden"):
+    for raw in ("al ice", "al_ice", "we!rd$", ".hidden", "李雷", "韩梅梅", "José García (late)"):
         (root / raw).mkdir(parents=True)
         (root / raw / "ex1_shapes.py").write_text("")
-    names = [s.name for s in discover(root, MODULES, tmp_path / "work")]
-    assert names == ["al_ice", "al_ice-2", "we_rd"]
+    names = sorted(s.name for s in discover(root, MODULES, tmp_path / "work"))
+    assert names == sorted(["al_ice", "al_ice-2", "we_rd", "李雷", "韩梅梅", "José_García_late"])
+
+
+def test_a_student_folder_holding_only_their_zip_is_that_zip(tmp_path):
+    # Moodle's "download all": one folder per student, holding the file the student uploaded
+    root = tmp_path / "subs"
+    folder = root / "Erik Larsen_4711_assignsubmission_file_"
+    folder.mkdir(parents=True)
+    write_zip(folder / "lab3.zip", {"lab3/ex2_lenet.py": b"NAME = 'erik'\n"})
+    (submission,) = discover(root, MODULES, tmp_path / "work")
+    assert submission.readable and submission.name == "Erik_Larsen_4711_assignsubmission_file"
+    assert "NAME = 'erik'" in (submission.folder / "ex2_lenet.py").read_text()
+    two = root / "two zips"
+    two.mkdir()
+    for n in ("a", "b"):
+        write_zip(two / f"{n}.zip", {"ex2_lenet.py": b""})
+    (_, unclear) = discover(root, MODULES, tmp_path / "work2")
+    assert unclear.folder is None and "no exercise module" in unclear.problem  # which one? not guessed
