@@ -109,6 +109,12 @@ def student_error_text(exc: BaseException) -> tuple[str, str, str] | None:
     return None
 
 
+#: PyTorch's words for mixed dtypes, whichever layer meets them first.
+_DTYPE_HINTS = tuple((key, "the grader's inputs are float32, torch's default: do not change the default "
+                      "dtype (torch.set_default_dtype) or convert the model or the input to another dtype")
+                     for key in ("dtype", "scalar type", "Input type (", "type (double)", "type (float)"))
+
+
 def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str], ...] = (),
                  default_hint: str = "print x.shape after each layer and compare with the shapes in the handout"):
     """``net(x)`` as a detached tensor. When the student's forward pass raises, the test errors
@@ -124,7 +130,7 @@ def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str]
         if found is None:
             raise
         name, message, trace = found
-        hint = next((advice for key, advice in hints if key in message), None) or default_hint
+        hint = next((advice for key, advice in hints + _DTYPE_HINTS if key in message), None) or default_hint
         names = exc.type_names if isinstance(exc, StudentError) else [c.__name__ for c in type(exc).__mro__]
         raise StudentError(names, f"{message}. Hint: {hint}.", trace, where=what) from None
     assert isinstance(out, torch.Tensor), (

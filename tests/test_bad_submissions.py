@@ -104,6 +104,15 @@ def test_a_module_stuck_at_import_is_waited_for_once(make_submission, fast_manif
     assert_full(report, "ex1")
 
 
+def test_a_changed_default_dtype_gets_a_dtype_hint(make_submission, manifest, repo):
+    source = solution(repo, "ex2_lenet.py").replace("import torch\n", "import torch\ntorch.set_default_dtype(torch.float64)\n", 1)
+    sub = make_submission("float64", {"ex2_lenet.py": source})
+    report = grade(sub, repo / "grading_tests", manifest, ["ex2"])
+    hinted = [t for t in report.tests if "torch.set_default_dtype" in t.feedback]
+    assert hinted and not any("print x.shape" in t.feedback for t in hinted), [t.feedback for t in report.tests]
+    assert not report.has_grader_error
+
+
 CONFTEST = '''
 import pytest
 
