@@ -238,10 +238,16 @@ class _Server:
                 raise ModuleNotFoundError(f"your submission has no {name}.py", name=name) from None
             if exc.name and exc.name.split(".")[0] not in sys.modules:  # a package the grader lacks
                 raise ModuleNotFoundError(
-                    f"No module named '{exc.name}': it is neither a file of your submission nor installed "
-                    "where your code is graded (Python's standard library, torch, torchvision and numpy "
-                    "are); remove the import", name=exc.name).with_traceback(exc.__traceback__) from None
+                    f"No module named '{exc.name}': it is not installed where your code is graded (Python's "
+                    "standard library, torch, torchvision and numpy are), and of your submission only the "
+                    "assignment's exercise files are used, not helper modules: remove the import, or move "
+                    "the code into the exercise file", name=exc.name).with_traceback(exc.__traceback__) from None
             raise
+        except FileNotFoundError as exc:  # a data file read at import: only the exercise files are here
+            raise FileNotFoundError(
+                exc.errno, f"{exc.strerror} (your code reads it when imported; of your submission only the "
+                "exercise files are used, in a fresh folder, so do not read data or other files at the top "
+                "level of the module)", exc.filename).with_traceback(exc.__traceback__) from None
 
     def describe(self, exc: BaseException) -> dict:
         try:

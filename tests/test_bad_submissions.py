@@ -59,9 +59,17 @@ def test_failing_import_is_reported(make_submission, manifest, repo):
     sub = make_submission("badimport", {"ex2_lenet.py": source})
     report = grade(sub, repo / "grading_tests", manifest, EX12)
     assert_all(report, "ex2", Outcome.ERROR, "No module named 'torchviz_not_installed'",
-               "nor installed where your code is graded",  # what to do, and where the import is:
+               "not installed where your code is graded",  # what to do, and where the import is:
                f'ex2_lenet.py", line {source.count(chr(10))}')
     assert_full(report, "ex1")
+
+
+def test_a_data_file_read_at_import_is_explained(make_submission, manifest, repo):
+    source = solution(repo, "ex2_lenet.py") + "\nLABELS = open('labels.csv').read()\n"
+    sub = make_submission("readsdata", {"ex2_lenet.py": source, "labels.csv": "cat,dog\n"})
+    report = grade(sub, repo / "grading_tests", manifest, ["ex2"])
+    assert_all(report, "ex2", Outcome.ERROR, "FileNotFoundError", "labels.csv",
+               "only the exercise files are used")
 
 
 def test_module_level_sys_exit_is_reported(make_submission, manifest, repo):
