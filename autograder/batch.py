@@ -18,7 +18,7 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -126,6 +126,10 @@ def _feedback_markdown(student: str, report: Report) -> str:
         lines.append("")
     for note in report.not_run:
         lines.append(f"> {note}")
+    if report.meta.get("notebook"):
+        lines.append(f"> Your notebook: {report.meta['notebook']}")
+    if report.meta.get("ignored_files"):
+        lines.append(f"> Ignored (never run, never read by the grader): {report.meta['ignored_files']}")
     return "\n".join(lines) + "\n"
 
 
@@ -142,6 +146,8 @@ def _load_cached(path: Path, key: str) -> Report | None:
 
 
 def _record(sub: Submission, report: Report, key: str, out: Path) -> BatchRow:
+    if sub.notes and "notebook" not in report.meta:  # which notebook cells became which module
+        report = replace(report, meta={**report.meta, "notebook": "; ".join(sub.notes)[:2000]})
     # the same contract as `grade check --format json`, plus what resuming needs
     data = {**report.to_json(), "exercise_names": list(report.exercises), "cache_key": key}
     write_atomic(out / "results" / f"{sub.name}.json", json.dumps(data, indent=2))

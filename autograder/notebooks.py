@@ -62,7 +62,7 @@ PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # their b
 WRITEFILE_MAGICS = frozenset({"writefile", "file"})
 
 _UNKNOWN = "<unknown exercise>"  # a section or cell naming an exercise the assignment does not have
-_EXERCISE_NUMBER = re.compile(r"(?:exercise|ex)\.?\s*(\d+)(?![\w])", re.I)
+_EXERCISE_NUMBER = re.compile(r"(?:exercise|ex)\.?\s*(?:#|no\.?|nr\.?)?\s*(\d+)(?![\w])", re.I)
 _NAME = re.compile(r"([A-Za-z_]\w*)(?:\.py)?(?![\w])")
 _LOOKS_LIKE_EXERCISE = re.compile(r"ex\d+(?:_\w*)?")
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$")
@@ -208,7 +208,7 @@ def _resolve(label: str, labels: dict[str, str]) -> str | None:
 
 def _named(text: str, labels: dict[str, str]) -> str | None:
     """The exercise named at the start of ``text`` ("Exercise 2: ...", "ex2_lenet.py", "ex2")."""
-    text = text.strip().lstrip("*_` ").strip()
+    text = re.sub(r"^[\W_]+", "", text.strip())  # markup and decoration before it: "**", "`", "_", "🧠 "
     match = _EXERCISE_NUMBER.match(text)
     if match:
         return _resolve(f"ex{int(match.group(1))}", labels)

@@ -97,12 +97,14 @@ def test_markdown_headings_open_sections_until_another_exercise_is_named():
         code("import math\n"),
         markdown("## Exercise 1: output sizes"), code("A = 1\n"),
         markdown("### Try it"), code("A2 = A + 1\n"),  # a heading naming no exercise keeps the section
-        markdown("## **Ex 2** LeNet"), code("B = 2\n"),
+        markdown("## 🧠 **Ex 2** LeNet"), code("B = 2\n"),  # decoration before the name is skipped
         markdown("## Exercise 9 (optional)"), code("NINE = 9\n"),  # not an exercise of this assignment
-        markdown("## ex3_vgg.py"), code("C = 3\n"), code("D = 4\n", "ex1"))  # a tag beats the section
+        markdown("## ex3_vgg.py"), code("C = 3\n"), code("D = 4\n", "ex1"),  # a tag beats the section
+        markdown("## Exercise #1, continued"), code("E = 5\n"))
     assert run_module(modules["ex1_shapes.py"])["A2"] == 2 and "D = 4" in modules["ex1_shapes.py"]
     assert "B = 2" in modules["ex2_lenet.py"] and "A = 1" not in modules["ex2_lenet.py"]
     assert "C = 3" in modules["ex3_vgg.py"] and "D = 4" not in modules["ex3_vgg.py"]
+    assert "E = 5" in modules["ex1_shapes.py"]
     assert not any("NINE" in source for source in modules.values())
     assert any("not graded: cell 10 (for an exercise this assignment does not have)" in n for n in notes)
 
@@ -319,3 +321,6 @@ def test_batch_grades_a_bare_notebook_and_gives_a_broken_one_its_own_row(tmp_pat
     with open(tmp_path / "out" / "grades.csv", newline="") as fh:
         table = {row["student"]: row for row in csv.DictReader(fh)}
     assert table["alice"]["total"] == "40" and table["bob"]["status"] == "unreadable"
+    # the student reads which cells became which module (and what was left out)
+    feedback = (tmp_path / "out" / "feedback" / "alice.md").read_text()
+    assert "> Your notebook:" in feedback and "ex2_lenet.py" in feedback
