@@ -126,6 +126,8 @@ def _feedback_markdown(student: str, report: Report) -> str:
         lines.append("")
     for note in report.not_run:
         lines.append(f"> {note}")
+    if report.meta.get("files"):
+        lines.append(f"> Your files: {report.meta['files']}")
     if report.meta.get("notebook"):
         lines.append(f"> Your notebook: {report.meta['notebook']}")
     if report.meta.get("ignored_files"):

@@ -65,6 +65,8 @@ def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
                 for line in test.feedback.splitlines():
                     console.print(f"      {escape(line)}")
         console.print(f"  [bold]{total.exercise} total: {_points(total.score, total.max_score)}[/]\n")
+    if report.meta.get("files"):
+        console.print(f"Your files: {escape(report.meta['files'])}")
     if report.meta.get("notebook"):
         console.print(f"Your notebook: {escape(report.meta['notebook'])}")
     ignored = report.meta.get("ignored_files")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -61,13 +62,17 @@ class GradeInputError(ValueError):
     """The request cannot be graded (missing submission folder, unknown exercise, ...)."""
 
 
-def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[str] | None = None) -> list[str]:
+def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[str] | None = None,
+                  file_notes: list[str] | None = None) -> list[str]:
     """Copy the manifest's exercise modules (and nothing else) from ``submission`` into ``into``;
     returns the names of files that were left behind on purpose (conftest.py, pytest.ini, a notebook
     next to exercise .py files, ...). A submission with notebooks and no exercise module has them
     converted (:mod:`autograder.notebooks`; a bad notebook is a :class:`GradeInputError`); what the
-    conversion did is appended to ``notes``."""
-    from autograder.notebooks import NotebookError, notebook_to_modules, stage_notebooks
+    conversion did is appended to ``notes``. Modules one folder down (no module and no notebook at
+    the top) and modules saved under a near name (``Ex2_LeNet.py``, ``ex2_lenet (1).py``,
+    ``ex2_lenet.py.txt``; one candidate only) are graded too, and ``file_notes`` says so."""
+    from autograder.notebooks import NotebookError, find_notebooks, notebook_to_modules, stage_notebooks
+    from autograder.submissions import find_module_folder
 
     into.mkdir(parents=True, exist_ok=True)
     if submission.is_file():  # a bare notebook: its code cells are the submission
@@ -80,21 +85,48 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
         os.chmod(into, 0o555)
         return []
     wanted = set(manifest.modules)
-    for name in wanted:
+    said = file_notes if file_notes is not None else []
+    if not any((submission / m).is_file() for m in wanted) and not find_notebooks(submission):
+        deeper = find_module_folder(submission, manifest.modules)
+        if deeper is not None and deeper != submission:
+            said.append(f"graded the files in {deeper.name}/, one folder down")
+            submission = deeper
+    used = set()
+    for name in sorted(wanted):
         src = submission / name
-        if src.is_file() and not src.is_symlink():
-            shutil.copyfile(src, into / name)
-            os.chmod(into / name, 0o444)
+        if not src.is_file() or src.is_symlink():
+            src = _near_name(submission, name)
+            if src is None:
+                continue
+            said.append(f"graded {src.name} as {name}: rename it {name}")
+        used.add(src.name)
+        shutil.copyfile(src, into / name)
+        os.chmod(into / name, 0o444)
     try:
         staged = stage_notebooks(submission, manifest.modules, into)
     except NotebookError as exc:
         raise GradeInputError(str(exc)) from None
     if notes is not None:
         notes.extend(staged.notes)
-    ignored = sorted([p.name for p in submission.iterdir() if p.name not in wanted and p.name != "assignment.toml"
-                      and p.suffix in IGNORED_KINDS and p.is_file()] + list(staged.ignored))
+    ignored = sorted([p.name for p in submission.iterdir() if p.name not in wanted | used
+                      and p.name != "assignment.toml" and p.suffix in IGNORED_KINDS and p.is_file()]
+                     + list(staged.ignored))
     os.chmod(into, 0o555)
     return ignored
+
+
+def _near_name(folder: Path, name: str) -> Path | None:
+    """The one file in ``folder`` that is ``name`` saved under a near name: other letter case, a
+    download's " (1)" or " - Copy", spaces or hyphens for underscores, a ".txt" added by an editor."""
+    def canonical(file_name: str) -> str:
+        stem = file_name.lower().removesuffix(".txt")
+        if not stem.endswith(".py"):
+            return ""
+        stem = re.sub(r"\s*(\(\d+\)|-?\s*copy(\s*\d+)?)$", "", stem[:-3].strip())
+        return re.sub(r"[\s-]+", "_", stem) + ".py"
+
+    found = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink() and canonical(p.name) == name]
+    return found[0] if len(found) == 1 else None
 
 
 def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scratch: Path, result_fd: int,
@@ -153,7 +185,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     cgroup = None
     try:
         notes: list[str] = []
-        ignored = stage_modules(submission, manifest, scratch / "modules", notes)
+        file_notes: list[str] = []
+        ignored = stage_modules(submission, manifest, scratch / "modules", notes, file_notes)
         (scratch / "work").mkdir()
         chosen = [manifest.exercise(e) for e in selected]
         read_fd, write_fd = os.pipe()
@@ -201,6 +234,8 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         meta["ignored_files"] = ", ".join(ignored)
     if notes:
         meta["notebook"] = "; ".join(notes)[:2000]
+    if file_notes:
+        meta["files"] = "; ".join(file_notes)[:2000]
     return replace(report, grader_errors=tuple(grader_errors), duration=time.monotonic() - started,
                    not_run=_not_run(report, visibility, selected), meta=meta)
 

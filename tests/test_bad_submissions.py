@@ -162,3 +162,24 @@ def test_monkeypatching_torch_and_pytest_gains_nothing(make_submission, manifest
                      manifest, ["ex2"])
     assert plain.score < plain.max_score
     assert outcomes(tampered, "ex2") == outcomes(plain, "ex2") and tampered.score == plain.score
+
+
+def test_modules_one_folder_down_and_under_near_names_are_graded_and_said_so(tmp_path, manifest, repo):
+    sub = tmp_path / "repo-clone"
+    (sub / "lab").mkdir(parents=True)
+    (sub / "lab" / "ex1_shapes.py").write_text(solution(repo, "ex1_shapes.py"))
+    (sub / "lab" / "ex2_lenet (1).py").write_text(solution(repo, "ex2_lenet.py"))  # a browser's re-download
+    report = grade(sub, repo / "grading_tests", manifest, EX12)
+    assert report.score == report.max_score == 40, [t.feedback for t in report.tests if t.score < t.max_score]
+    assert "lab/, one folder down" in report.meta["files"]
+    assert "graded ex2_lenet (1).py as ex2_lenet.py" in report.meta["files"]
+    assert "ex2_lenet (1).py" not in report.meta.get("ignored_files", "")
+
+    two = tmp_path / "two"
+    two.mkdir()
+    (two / "ex1_shapes.py").write_text(solution(repo, "ex1_shapes.py"))
+    for near in ("Ex2_LeNet.py", "ex2-lenet.py"):  # which one? not guessed
+        (two / near).write_text(solution(repo, "ex2_lenet.py"))
+    report = grade(two, repo / "grading_tests", manifest, EX12)
+    assert_all(report, "ex2", Outcome.ERROR, "no ex2_lenet.py")
+    assert_full(report, "ex1")
