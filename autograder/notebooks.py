@@ -31,7 +31,8 @@ when the worker imports it: keep training runs and downloads out of graded cells
 ``skip``, or guard them with ``if __name__ == "__main__":``).
 
 IPython syntax is never run: line magics and shell lines (``%matplotlib inline``, ``!pip install``,
-``x = !ls``, ``model?``) are commented out; a cell starting with ``%%time``, ``%%timeit``,
+``x = !ls``, ``model?``) are commented out, and so is Colab's set-up (``from google.colab import
+drive``, ``drive.mount(...)``); a cell starting with ``%%time``, ``%%timeit``,
 ``%%capture`` or ``%%prun`` keeps its Python body without the magic; any other cell magic
 (``%%bash``, ``%%html``, ...) drops the whole cell. ``from __future__`` imports are moved to the
 top of each module. Each copied cell is preceded by a comment ``# --- lab.ipynb, cell 4 ---`` so
@@ -69,6 +70,7 @@ _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _HEADER_COMMENT = re.compile(r"^#\s*(?:%%\s*)?(.*)$")
 _FUTURE = re.compile(r"^from\s+__future__\s+import\s+.+$")
 _SHELL_ASSIGN = re.compile(r"^[\w.,\s()\[\]]+=\s*[!%]")
+_COLAB = re.compile(r"^(?:from\s+google\.colab\b|import\s+google\.colab\b|drive\.mount\s*\()")
 _HELP = re.compile(r"^(?:\?{1,2}[\w.]+|[\w.()\[\]]+\?{1,2})\s*$")
 
 
@@ -280,8 +282,9 @@ def _statement_starts(lines: Sequence[str]) -> list[bool]:
 
 
 def _is_ipython_line(stripped: str) -> bool:
+    """IPython syntax, or Colab's own set-up (mounting Google Drive), which only runs in Colab."""
     return (stripped.startswith(("%", "!")) or bool(_SHELL_ASSIGN.match(stripped))
-            or bool(_HELP.match(stripped)))
+            or bool(_HELP.match(stripped)) or bool(_COLAB.match(stripped)))
 
 
 def _clean(code: str) -> tuple[str, int]:
@@ -391,7 +394,7 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
     if skipped:
         notes.append(f"{notebook}: not graded: {_numbers(skipped)} (tagged skip)")
     if magic_lines:
-        notes.append(f"{notebook}: IPython magics and shell lines commented out (never run) in "
+        notes.append(f"{notebook}: IPython magics, shell lines and Colab set-up commented out (never run) in "
                      f"{_numbers(magic_lines)}")
     if dropped_magic:
         notes.append(f"{notebook}: not graded: {', '.join(dropped_magic)} (a cell magic that is not Python)")

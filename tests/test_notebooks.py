@@ -133,7 +133,8 @@ def test_the_shared_import_cell_is_prepended_to_every_module(tmp_path):
 def test_magics_and_shell_lines_are_commented_out_never_run(tmp_path):
     marker = tmp_path / "ran"
     modules, notes = split(
-        code(f"%matplotlib inline\n!touch {marker}\nimport math\nfiles = !ls\nmath?\n"),
+        code(f"%matplotlib inline\n!touch {marker}\nimport math\nfiles = !ls\nmath?\n"
+             "from google.colab import drive\ndrive.mount('/content/drive')\n"),  # Colab only
         code("def f(n):\n    %time g()\n    s = ('%d'\n         % n)\n    return s\n", "ex1"),
         code("%%time\nT = 1\n", "ex2"),
         code(f"%%bash\ntouch {marker}\n", "ex2"),
