@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import pytest
 
 from autograder.client import WorkerClient
+from autograder.errors import WorkerTimeout
 from autograder.outcomes import FEEDBACK_CAP, classify
 from autograder.proxy import LIBRARIES, StudentNamespace
 from autograder.results import Outcome, TestResult, Visibility
@@ -83,6 +84,7 @@ class GradingPlugin:
         self.expected: dict[str, TestResult] = {}
         self.problems: list[str] = []
         self.import_timeouts: dict[str, str] = {}  # module -> why its import ran out of time (this run)
+        self.spent: dict[str, float] = {}  # exercise -> seconds its tests have taken so far
         self._cifar10: Any = None  # loaded once per run, or the reason it is not available
 
     def emit(self, message: dict) -> None:
@@ -117,11 +119,20 @@ class GradingPlugin:
                 os.chdir(back)
                 shutil.rmtree(home, ignore_errors=True)
             return
-        limits = self.cfg.limits_for(_marker_arg(request.node, "exercise"))
+        exercise = _marker_arg(request.node, "exercise")
+        limits = self.cfg.limits_for(exercise)
         override = request.node.get_closest_marker("time_limit")
         call_seconds = override.kwargs.get("call_seconds", limits.call_seconds) if override else limits.call_seconds
         test_seconds = override.kwargs.get("test_seconds", limits.test_seconds) if override else limits.test_seconds
+        left = limits.run_seconds - self.spent.get(exercise, 0.0) if limits.run_seconds and not override else None
+        if left is not None:
+            # an exercise's tests share its run limit: one whose code keeps timing out cannot use
+            # up the time of the exercises graded after it
+            test_seconds = min(test_seconds, max(left, 0.0))
         client = WorkerClient(self.zygote, call_seconds, test_seconds)
+        if left is not None and left <= 0:  # its first call fails (raised here, in setup, it would upset pytest)
+            client.dead = WorkerTimeout(f"not run: the tests of {exercise} used up its run limit of "
+                                        f"{limits.run_seconds:g} s (calls into your code kept running out of time)")
         request.node.stash[_CLIENT] = client
         try:
             yield StudentNamespace(client, self.cfg.modules, self.import_timeouts)
@@ -224,6 +235,8 @@ class GradingPlugin:
             score=base.max_score if outcome is Outcome.PASSED else 0.0, max_score=base.max_score,
             feedback=feedback[:FEEDBACK_CAP], duration=sum(d for _, d in phases),
             visibility=base.visibility, grader_error=grader_error)
+        if item.get_closest_marker("time_limit") is None:  # tests with limits of their own (accuracy) apart
+            self.spent[base.exercise] = self.spent.get(base.exercise, 0.0) + result.duration
         self.emit({"type": "result", **result.to_json()})
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

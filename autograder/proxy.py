@@ -123,11 +123,14 @@ class StudentNamespace:
         if name not in self._modules:
             if name in self._timed_out:
                 raise WorkerTimeout(self._timed_out[name])
+            dead_already = self._client.dead is not None  # then the import itself did not time out
             try:
                 self._modules[name] = self._client.request("import", None, [name], f"importing {name}.py", name)
             except StudentError as exc:  # a module that fails to import fails the same way every time
                 self._modules[name] = exc
             except WorkerTimeout as exc:
+                if dead_already:
+                    raise
                 self._timed_out[name] = (
                     f"{exc.reason}. Code at the top level of {name}.py runs when the grader imports it: "
                     "put training, plots or downloads under `if __name__ == \"__main__\":` (this import "

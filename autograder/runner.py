@@ -139,7 +139,8 @@ def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scr
         tests_dir=str(tests), modules_dir=str(scratch / "modules"), scratch_dir=str(scratch / "work"),
         exercises=tuple(selected), all_exercises=manifest.names,
         modules=tuple(e.module_name for e in manifest.exercises),
-        limits={e.name: ExerciseLimits(e.limits.call_seconds, e.limits.test_seconds) for e in chosen},
+        limits={e.name: ExerciseLimits(e.limits.call_seconds, e.limits.test_seconds, e.limits.run_seconds)
+                for e in chosen},
         solutions_dir=str(manifest.solutions) if manifest.solutions else None,
         visibility=visibility.value, memory_mb=max(e.limits.memory_mb for e in chosen),
         result_fd=result_fd, mode=mode, profile=profile,

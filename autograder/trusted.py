@@ -24,6 +24,7 @@ __all__ = ["TrustedConfig", "ExerciseLimits", "main", "run_suite", "lock_down_py
 class ExerciseLimits:
     call_seconds: float
     test_seconds: float
+    run_seconds: float = 0.0  # all of the exercise's tests together (0: no limit of its own)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from autograder.manifest import load_manifest
 from autograder.results import Outcome
 from autograder.runner import grade
 
@@ -98,6 +99,23 @@ def test_infinite_loop_in_one_function_times_out_only_its_tests(make_submission,
     assert timed_out and all("pool2d_output_size" in t.feedback for t in timed_out)
     assert all(t.outcome in (Outcome.PASSED, Outcome.TIMEOUT) for t in report.tests)
     assert report.score > 0 and not report.has_grader_error
+
+
+def test_an_exercise_that_keeps_timing_out_stops_at_its_run_limit(make_submission, fast_manifest, repo, tmp_path):
+    text = fast_manifest.path.read_text().replace("run_seconds = 300", "run_seconds = 6")
+    assert "run_seconds = 6" in text
+    (tmp_path / "tight.toml").write_text(text)
+    tight = load_manifest(tmp_path / "tight.toml")
+    source, n = re.subn(r"(def conv2d_output_size\([^)]*\)[^:]*:\n)", r"\1    while True:\n        pass\n",
+                        solution(repo, "ex1_shapes.py"))
+    assert n == 1
+    sub = make_submission("slow", {"ex1_shapes.py": source})
+    report = grade(sub, repo / "grading_tests", tight, EX12)
+    cut = [t for t in report.tests if "used up its run limit of 6 s" in t.feedback]
+    assert cut and all(t.outcome is Outcome.TIMEOUT and t.exercise == "ex1" for t in cut)
+    assert sum(t.duration for t in report.tests if t.exercise == "ex1") < 6 + 2 + 1  # the limit, one call more
+    assert_full(report, "ex2")  # graded after ex1, with all of its own time
+    assert not report.has_grader_error
 
 
 def test_a_module_stuck_at_import_is_waited_for_once(make_submission, fast_manifest, repo):
