@@ -136,7 +136,9 @@ class WorkerClient:
             raise StudentNotImplemented(message, where)
         kind = (StudentImportError if op == "import" else
                 StudentAttributeError if op == "getattr" and "AttributeError" in types else StudentError)
-        raise kind(types, message, str(error.get("traceback", ""))[:4000], where)
+        causes = error.get("causes", [])
+        causes = [str(c) for c in causes][:60] if isinstance(causes, list) else []
+        raise kind(types, message, str(error.get("traceback", ""))[:4000], where, causes)
 
     def _handle_ref(self, value: Any) -> dict:
         from autograder.proxy import Proxy

@@ -12,11 +12,13 @@ from __future__ import annotations
 class StudentError(Exception):
     """The student's code raised an exception inside the worker."""
 
-    def __init__(self, type_names: list[str], message: str, traceback: str = "", where: str = ""):
+    def __init__(self, type_names: list[str], message: str, traceback: str = "", where: str = "",
+                 causes: list[str] = ()):
         self.type_names = list(type_names)  # the exception's class and its bases, most derived first
         self.message = message
         self.traceback = traceback  # formatted with the student's own frames only
         self.where = where  # what the grader asked for, e.g. "ex2_lenet.Net(...)"
+        self.causes = list(causes)  # classes (and bases) of the exceptions it was raised from or during
         super().__init__(f"{self.type_name}: {message}")
 
     @property
@@ -26,6 +28,11 @@ class StudentError(Exception):
     def is_a(self, name: str) -> bool:
         """True when the student's exception is an instance of the class called ``name``."""
         return name in self.type_names
+
+    def came_from(self, name: str) -> bool:
+        """True when it is, or was raised from or while handling, an exception of class ``name``
+        (``raise RuntimeError("could not build") from err`` wraps what torchvision raised)."""
+        return name in self.type_names or name in self.causes
 
 
 class StudentAttributeError(StudentError, AttributeError):

@@ -46,6 +46,7 @@ class Raised:
     type_name: str = ""
     message: str = ""
     type_names: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)  # classes of what it was raised from, or during
 
 
 @contextlib.contextmanager
@@ -67,6 +68,7 @@ def student_raises(expected: str, what: str = "this call") -> Iterator[Raised]:
                 f"{what} should raise {expected}, but your code raised {exc.type_name}: {exc.message}"
             ) from None
         raised.type_name, raised.message, raised.type_names = exc.type_name, exc.message, exc.type_names
+        raised.causes = exc.causes
         return
     except (NotImplementedError, StudentNotImplemented):
         raise

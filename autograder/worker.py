@@ -265,8 +265,13 @@ class _Server:
             tb = "".join(traceback.format_list(frames))
         except Exception:
             tb = ""
+        causes, seen, inner = [], {id(exc)}, exc.__cause__ or exc.__context__
+        while inner is not None and id(inner) not in seen and len(seen) < 6:  # what it was raised from
+            seen.add(id(inner))
+            causes += [getattr(c, "__name__", "?") for c in type(inner).__mro__][:20]
+            inner = inner.__cause__ or inner.__context__
         return {"types": [getattr(c, "__name__", "?") for c in type(exc).__mro__][:20],
-                "message": message[:4000], "traceback": tb[-4000:]}
+                "message": message[:4000], "traceback": tb[-4000:], "causes": causes[:60]}
 
 
 def worker_main(settings: WorkerSettings, sock_fd: int, out_fd: int) -> None:

@@ -753,7 +753,8 @@ def test_vgg11_batch_norm_matches_reference(student, reference):
 
 @pytest.mark.points(1)
 def test_vgg11_dropout_only_in_train_mode(student):
-    net = student.ex3_vgg.vgg11(num_classes=10, dropout=0.5)
+    # seeded non-zero weights: a head initialised to zero (allowed) would hide dropout behind its bias
+    net = student.tools.build_filled(student.ex3_vgg.vgg11, num_classes=10, dropout=0.5)
     x = _images(2, seed=61)
     net.train()
     student.tools.seed(62)

@@ -49,6 +49,12 @@ def can_import(name):
 def fail():
     raise ValueError("bad kernel_size")
 
+def wrap():
+    try:
+        fail()
+    except ValueError as err:
+        raise RuntimeError("could not build the model") from err
+
 def todo():
     raise NotImplementedError("todo")
 
@@ -223,6 +229,12 @@ def test_student_exceptions_carry_type_message_and_only_student_frames(worker):
     assert exc.is_a("ValueError") and exc.is_a("Exception") and exc.message == "bad kernel_size"
     assert 'File "mod.py"' in exc.traceback and "autograder" not in exc.traceback
     assert exc.where == "mod.fail(...)"
+    assert exc.causes == []
+    with pytest.raises(StudentError) as info:
+        mod.wrap()
+    wrapped = info.value  # what it was raised from crosses too, as class names
+    assert wrapped.is_a("RuntimeError") and not wrapped.is_a("ValueError")
+    assert wrapped.came_from("ValueError") and not wrapped.came_from("KeyError")
 
 
 def test_not_implemented_is_its_own_outcome(worker):
