@@ -31,8 +31,9 @@ _SIGNALS = {signal.SIGKILL: "was killed (SIGKILL), usually for using too much me
 
 class WorkerClient:
     def __init__(self, zygote: Zygote, call_seconds: float, test_seconds: float,
-                 limits: Limits = Limits(), output_bytes: int = 4096):
+                 limits: Limits = Limits(), output_bytes: int = 4096, gpu: bool = False):
         self.zygote = zygote  # it also removes each worker's private folder when it reaps it
+        self.gpu = gpu  # may the worker see the GPUs (accuracy tests only)
         self.call_seconds = call_seconds
         self.test_seconds = test_seconds
         self.limits = limits
@@ -52,7 +53,7 @@ class WorkerClient:
         read_fd, write_fd = os.pipe()
         self.oom_kills = self.zygote.oom_kills()
         try:
-            self.pid = self.zygote.spawn(theirs.fileno(), write_fd)
+            self.pid = self.zygote.spawn(theirs.fileno(), write_fd, gpu=self.gpu)
         finally:
             theirs.close()
             os.close(write_fd)

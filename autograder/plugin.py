@@ -129,7 +129,8 @@ class GradingPlugin:
             # an exercise's tests share its run limit: one whose code keeps timing out cannot use
             # up the time of the exercises graded after it
             test_seconds = min(test_seconds, max(left, 0.0))
-        client = WorkerClient(self.zygote, call_seconds, test_seconds)
+        gpu = request.node.get_closest_marker("accuracy") is not None  # the others see no GPU
+        client = WorkerClient(self.zygote, call_seconds, test_seconds, gpu=gpu)
         if left is not None and left <= 0:  # its first call fails (raised here, in setup, it would upset pytest)
             client.dead = WorkerTimeout(f"not run: the tests of {exercise} used up its run limit of "
                                         f"{limits.run_seconds:g} s (calls into your code kept running out of time)")

@@ -125,9 +125,10 @@ class Zygote(ForkClient):
         theirs.close()
         return cls(proc.pid, ours, cgroup=cgroup, proc=proc)
 
-    def spawn(self, sock_fd: int, out_fd: int) -> int:
-        """Fork one worker; it talks over ``sock_fd`` and prints into ``out_fd``."""
-        return self.fork({"kind": "worker"}, [sock_fd, out_fd])
+    def spawn(self, sock_fd: int, out_fd: int, gpu: bool = False) -> int:
+        """Fork one worker; it talks over ``sock_fd`` and prints into ``out_fd``; it sees the GPUs
+        only with ``gpu`` (see :func:`autograder.worker.worker_main`)."""
+        return self.fork({"kind": "worker", "gpu": bool(gpu)}, [sock_fd, out_fd])
 
     def sub_zygote(self, settings: WorkerSettings, cgroup: Cgroup | None = None,
                    sandbox: Sandbox | None = None) -> "Zygote":
@@ -241,7 +242,7 @@ def _zygote_child(settings: WorkerSettings) -> StartChild:
             return pid
         pid = os.fork()
         if pid == 0:
-            worker_main(settings, fds[0], fds[1])
+            worker_main(settings, fds[0], fds[1], gpu=request.get("gpu") is True)
         return pid
 
     return start

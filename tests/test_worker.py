@@ -163,8 +163,8 @@ def namespace(zygote):
     """``namespace(call_seconds=..)`` -> (client, student namespace) on a fresh worker."""
     clients = []
 
-    def make(call_seconds=30.0, test_seconds=120.0, limits=Limits()):
-        client = WorkerClient(zygote, call_seconds, test_seconds, limits)
+    def make(call_seconds=30.0, test_seconds=120.0, limits=Limits(), gpu=False):
+        client = WorkerClient(zygote, call_seconds, test_seconds, limits, gpu=gpu)
         clients.append(client)
         return client, StudentNamespace(client, ("mod",))
 
@@ -299,6 +299,9 @@ def test_the_environment_is_scrubbed(worker):
     env = mod.env()
     assert "GRADER_SECRET_TOKEN" not in env and os.environ["GRADER_SECRET_TOKEN"] == "s3cret"
     assert env["OMP_NUM_THREADS"] == "1"
+    assert env["CUDA_VISIBLE_DEVICES"] == ""  # a unit test sees no GPU, on any grader
+    _, gpu = worker(gpu=True)  # an accuracy test's worker may use them: those the grader was given
+    assert gpu.env().get("CUDA_VISIBLE_DEVICES") == os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
 def test_the_worker_sees_a_private_copy_and_not_the_graders_checkout(worker, repo):
