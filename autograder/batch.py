@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 
 from autograder import __version__
 from autograder.manifest import Manifest
+from autograder.reporters import submission_notes
 from autograder.results import Outcome, Report, TestResult
 from autograder.engines import DaskGrader, Engine, GradeTask, LocalGrader
 from autograder.submissions import Submission, discover
@@ -126,12 +127,7 @@ def _feedback_markdown(student: str, report: Report) -> str:
         lines.append("")
     for note in report.not_run:
         lines.append(f"> {note}")
-    if report.meta.get("files"):
-        lines.append(f"> Your files: {report.meta['files']}")
-    if report.meta.get("notebook"):
-        lines.append(f"> Your notebook: {report.meta['notebook']}")
-    if report.meta.get("ignored_files"):
-        lines.append(f"> Ignored (never run, never read by the grader): {report.meta['ignored_files']}")
+    lines += [f"> {note}" for note in submission_notes(report)]
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,8 @@ must stop at once instead of shrinking (and never report the test as flaky).
 
 from __future__ import annotations
 
+from typing import Iterator
+
 
 class StudentError(Exception):
     """The student's code raised an exception inside the worker."""
@@ -66,3 +68,13 @@ class WorkerTimeout(WorkerDied):
 
 class ProtocolError(Exception):
     """A message from the worker was malformed or over a size cap (never trusted, never unpickled)."""
+
+
+def raised_from(exc: BaseException, limit: int = 5) -> Iterator[BaseException]:
+    """What ``exc`` was raised from, or while handling (``__cause__``, else ``__context__``), and so
+    on inwards: at most ``limit`` exceptions, each once."""
+    seen, inner = {id(exc)}, exc.__cause__ or exc.__context__
+    while inner is not None and id(inner) not in seen and len(seen) <= limit:
+        seen.add(id(inner))
+        yield inner
+        inner = inner.__cause__ or inner.__context__

@@ -16,7 +16,7 @@ from autograder.platforms import (SubmissionContext, render_classroom, render_cl
                                   render_markdown)
 from autograder.results import Outcome, Report, TestResult
 
-__all__ = ["Format", "OutputError", "render", "render_json", "render_text", "live_line", "pair_outputs",
+__all__ = ["Format", "OutputError", "render", "render_json", "render_text", "submission_notes", "live_line", "pair_outputs",
            "write_reports", "STDOUT"]
 
 STDOUT = Path("-")
@@ -53,6 +53,14 @@ def live_line(test: TestResult) -> str:
             f"[{style}]{_points(test.score, test.max_score):>7}[/]  [dim]{test.outcome.value}[/]")
 
 
+def submission_notes(report: Report) -> list[str]:
+    """What the grader did with the submission's files, for the student: modules found one folder
+    down or under a near name, notebook cells converted, files ignored."""
+    labels = (("files", "Your files"), ("notebook", "Your notebook"),
+              ("ignored_files", "Ignored (never run, never read by the grader)"))
+    return [f"{label}: {report.meta[key]}" for key, label in labels if report.meta.get(key)]
+
+
 def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True,
                       force_terminal=color, no_color=color is False)
@@ -65,13 +73,8 @@ def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
                 for line in test.feedback.splitlines():
                     console.print(f"      {escape(line)}")
         console.print(f"  [bold]{total.exercise} total: {_points(total.score, total.max_score)}[/]\n")
-    if report.meta.get("files"):
-        console.print(f"Your files: {escape(report.meta['files'])}")
-    if report.meta.get("notebook"):
-        console.print(f"Your notebook: {escape(report.meta['notebook'])}")
-    ignored = report.meta.get("ignored_files")
-    if ignored:
-        console.print(f"Ignored (never run, never read by the grader): {escape(ignored)}")
+    for note in submission_notes(report):
+        console.print(escape(note))
     for note in report.not_run:
         console.print(f"[dim]{escape(note)}[/]")
     sandbox = report.meta.get("sandbox", "")

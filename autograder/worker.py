@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.errors import raised_from
 from autograder.namespaces import set_parent_death_signal
 from autograder.protocol import encode, decode, recv_frame, send_frame
 
@@ -272,11 +273,7 @@ class _Server:
             tb = "".join(traceback.format_list(frames))
         except Exception:
             tb = ""
-        causes, seen, inner = [], {id(exc)}, exc.__cause__ or exc.__context__
-        while inner is not None and id(inner) not in seen and len(seen) < 6:  # what it was raised from
-            seen.add(id(inner))
-            causes += [getattr(c, "__name__", "?") for c in type(inner).__mro__][:20]
-            inner = inner.__cause__ or inner.__context__
+        causes = [getattr(c, "__name__", "?") for inner in raised_from(exc) for c in type(inner).__mro__[:20]]
         return {"types": [getattr(c, "__name__", "?") for c in type(exc).__mro__][:20],
                 "message": message[:4000], "traceback": tb[-4000:], "causes": causes[:60]}
 

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from autograder.errors import raised_from
+
 __all__ = [
     "seed", "same", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
@@ -273,11 +275,8 @@ def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> Any:
         with torch.device("meta"):
             return factory(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any other failure on meta: build it the ordinary way
-        inner, seen = exc, 0
-        while inner is not None and seen < 6:  # the download, or the student's wrapper of it
-            if isinstance(inner, DownloadForbidden):
-                raise
-            inner, seen = inner.__cause__ or inner.__context__, seen + 1
+        if any(isinstance(e, DownloadForbidden) for e in (exc, *raised_from(exc))):  # or a wrapper of it
+            raise
         return factory(*args, **kwargs)
 
 
