@@ -31,11 +31,14 @@ _SIGNALS = {signal.SIGKILL: "was killed (SIGKILL), usually for using too much me
 
 class WorkerClient:
     def __init__(self, zygote: Zygote, call_seconds: float, test_seconds: float,
-                 limits: Limits = Limits(), output_bytes: int = 4096, gpu: bool = False):
+                 limits: Limits = Limits(), output_bytes: int = 4096, gpu: bool = False,
+                 test_limit: str = ""):
         self.zygote = zygote  # it also removes each worker's private folder when it reaps it
         self.gpu = gpu  # may the worker see the GPUs (accuracy tests only)
         self.call_seconds = call_seconds
         self.test_seconds = test_seconds
+        # what test_seconds is, in words, for the timeout message
+        self.test_limit = test_limit or f"the test's time limit of {test_seconds:g} s"
         self.limits = limits
         self.deadline = time.monotonic() + test_seconds
         self.sock: socket.socket | None = None
@@ -177,7 +180,7 @@ class WorkerClient:
 
     def _timed_out(self, where: str, by_test: bool) -> None:
         if by_test:
-            reason = (f"stopped: the test's time limit of {self.test_seconds:g} s ran out while running "
+            reason = (f"stopped: {self.test_limit} ran out while running "
                       f"{where} (an infinite loop, or far too slow?)")
         else:
             reason = (f"stopped: {where} did not return within {self.call_seconds:g} s "

@@ -125,12 +125,15 @@ class GradingPlugin:
         call_seconds = override.kwargs.get("call_seconds", limits.call_seconds) if override else limits.call_seconds
         test_seconds = override.kwargs.get("test_seconds", limits.test_seconds) if override else limits.test_seconds
         left = limits.run_seconds - self.spent.get(exercise, 0.0) if limits.run_seconds and not override else None
-        if left is not None:
+        test_limit = ""
+        if left is not None and left < test_seconds:
             # an exercise's tests share its run limit: one whose code keeps timing out cannot use
             # up the time of the exercises graded after it
-            test_seconds = min(test_seconds, max(left, 0.0))
+            test_seconds = max(left, 0.0)
+            test_limit = (f"the {test_seconds:.1f} s left of {exercise}'s run limit of "
+                          f"{limits.run_seconds:g} s (earlier tests used the rest)")
         gpu = request.node.get_closest_marker("accuracy") is not None  # the others see no GPU
-        client = WorkerClient(self.zygote, call_seconds, test_seconds, gpu=gpu)
+        client = WorkerClient(self.zygote, call_seconds, test_seconds, gpu=gpu, test_limit=test_limit)
         if left is not None and left <= 0:  # its first call fails (raised here, in setup, it would upset pytest)
             client.dead = WorkerTimeout(f"not run: the tests of {exercise} used up its run limit of "
                                         f"{limits.run_seconds:g} s (calls into your code kept running out of time)")

@@ -113,6 +113,9 @@ def test_an_exercise_that_keeps_timing_out_stops_at_its_run_limit(make_submissio
     report = grade(sub, repo / "grading_tests", tight, EX12)
     cut = [t for t in report.tests if "used up its run limit of 6 s" in t.feedback]
     assert cut and all(t.outcome is Outcome.TIMEOUT and t.exercise == "ex1" for t in cut)
+    # the test that ran into the end of the run limit says so (not "the test's time limit of 1.8 s")
+    shortened = [t for t in report.tests if "s left of ex1's run limit of 6 s" in t.feedback]
+    assert len(shortened) <= 1 and not any("test's time limit" in t.feedback for t in report.tests)
     assert sum(t.duration for t in report.tests if t.exercise == "ex1") < 6 + 2 + 1  # the limit, one call more
     assert_full(report, "ex2")  # graded after ex1, with all of its own time
     assert not report.has_grader_error
