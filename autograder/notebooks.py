@@ -29,6 +29,9 @@ are prepended to every module, so ``import torch`` in the first cell works every
 after that which belong to no exercise are left out (the notes list them). A module's code runs
 when the worker imports it: keep training runs and downloads out of graded cells (tag them
 ``skip``, or guard them with ``if __name__ == "__main__":``).
+A name a module uses that only a cell outside it defines (an import cell after the first exercise,
+a helper written under another exercise) would be a ``NameError`` once graded: the notes name it
+and its cell before anything runs (:mod:`autograder.notebook_names`).
 
 IPython syntax is never run: line magics and shell lines (``%matplotlib inline``, ``!pip install``,
 ``x = !ls``, ``model?``) are commented out, and so is Colab's set-up (``from google.colab import
@@ -47,17 +50,18 @@ too big, not JSON, not nbformat 4, not Python or has no cell for any exercise ra
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .notebook_cells import MAX_NOTEBOOK_BYTES, Cell, NotebookError, read_cells
+from .notebook_names import missing_name_notes
+
 __all__ = ["MAX_NOTEBOOK_BYTES", "NotebookError", "Cell", "Conversion", "NotebookStaging", "read_cells",
            "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks"]
 
-MAX_NOTEBOOK_BYTES = 20 * 2**20
 SKIP_TAGS = frozenset({"skip"})
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # their body is Python: keep it
 WRITEFILE_MAGICS = frozenset({"writefile", "file"})
@@ -72,18 +76,6 @@ _FUTURE = re.compile(r"^from\s+__future__\s+import\s+.+$")
 _SHELL_ASSIGN = re.compile(r"^[\w.,\s()\[\]]+=\s*[!%]")
 _COLAB = re.compile(r"^(?:from\s+google\.colab\b|import\s+google\.colab\b|drive\.mount\s*\()")
 _HELP = re.compile(r"^(?:\?{1,2}[\w.]+|[\w.()\[\]]+\?{1,2})\s*$")
-
-
-class NotebookError(ValueError):
-    """A notebook cannot be converted; the message names the file and says what to do."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    number: int  # 1-based position in the notebook, as a student counts cells
-    kind: str  # "code", "markdown" or "raw"
-    source: str
-    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,81 +97,6 @@ class NotebookStaging:
     converted: tuple[str, ...] = ()  # notebooks whose cells became the modules
     ignored: tuple[str, ...] = ()  # notebooks left out because exercise .py files were there
     notes: tuple[str, ...] = ()
-
-
-# ----------------------------------------------------------------------------------------------
-# reading
-
-
-def read_cells(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> list[Cell]:
-    """The cells of the notebook at ``path`` (JSON, nbformat 4); :class:`NotebookError` if it is
-    unreadable, bigger than ``max_bytes``, malformed or not a Python notebook."""
-    path = Path(path)
-    name = path.name
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)  # never more than the cap, whatever the file claims
-    except OSError as exc:
-        raise NotebookError(f"{name}: cannot be read ({exc.strerror or exc})") from None
-    if len(data) > max_bytes:
-        raise NotebookError(f"{name} is bigger than {max_bytes / 2**20:g} MB, the limit for a notebook; clear "
-                            f"its outputs (Jupyter: Edit > Clear Outputs of All Cells), save it and submit it again")
-    try:
-        notebook = json.loads(data)
-    except UnicodeDecodeError:
-        raise NotebookError(f"{name} is not a notebook: it is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise NotebookError(f"{name} is not a valid notebook: its JSON is malformed at line {exc.lineno}, "
-                            f"column {exc.colno} ({exc.msg}); open it in Jupyter and save it again") from None
-    except RecursionError:
-        raise NotebookError(f"{name} is not a valid notebook: its JSON is nested too deeply") from None
-    if not isinstance(notebook, dict):
-        raise NotebookError(f"{name} is not a valid notebook: the top level is not a JSON object")
-    version = notebook.get("nbformat")
-    if "worksheets" in notebook or (isinstance(version, int) and version < 4):
-        raise NotebookError(f"{name} is an old notebook (nbformat {version}); open it in Jupyter and save it "
-                            f"again to upgrade it to nbformat 4")
-    cells = notebook.get("cells")
-    if not isinstance(cells, list):
-        raise NotebookError(f"{name} is not a valid notebook: it has no \"cells\" list")
-    metadata = notebook.get("metadata")
-    language = _language(metadata) if isinstance(metadata, dict) else None
-    if language is not None and "python" not in language.lower():
-        raise NotebookError(f"{name} is a notebook for {language}, not Python; only Python notebooks can be graded")
-    return [_cell(name, number, raw) for number, raw in enumerate(cells, 1)]
-
-
-def _language(metadata: dict) -> str | None:
-    for key in ("language_info", "kernelspec"):
-        value = metadata.get(key)
-        if isinstance(value, dict):
-            language = value.get("name" if key == "language_info" else "language")
-            if isinstance(language, str) and language:
-                return language
-    return None
-
-
-def _cell(name: str, number: int, raw: object) -> Cell:
-    def bad(what: str) -> NotebookError:
-        return NotebookError(f"{name} is not a valid notebook: cell {number} {what}")
-
-    if not isinstance(raw, dict):
-        raise bad("is not a JSON object")
-    kind = raw.get("cell_type")
-    if not isinstance(kind, str):
-        raise bad("has no cell_type")
-    source = raw.get("source", "")
-    if isinstance(source, list) and all(isinstance(part, str) for part in source):
-        source = "".join(source)
-    if not isinstance(source, str):
-        raise bad("has a source that is neither text nor a list of lines")
-    metadata = raw.get("metadata", {})
-    if not isinstance(metadata, dict):
-        raise bad("has metadata that is not a JSON object")
-    tags = metadata.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise bad("has tags that are not a list of strings")
-    return Cell(number, kind, source.replace("\r\n", "\n").replace("\r", "\n"), tuple(tags))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -338,6 +255,7 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
     shared: list[tuple[int, str]] = []
     chunks: dict[str, list[tuple[int, str]]] = {m: [] for m in module_names}
     outside, unknown, magic_lines, dropped_magic, skipped = [], [], [], [], []
+    elsewhere: list[tuple[int, str, str]] = []  # cells no module gets: (number, code, why)
     for cell in cells:
         if cell.kind == "markdown":
             target = _heading_target(cell.source, labels)
@@ -348,6 +266,7 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
             continue
         if SKIP_TAGS & {t.strip().lower() for t in cell.tags}:
             skipped.append(cell.number)
+            elsewhere.append((cell.number, _clean(cell.source)[0], "tagged skip, not graded"))
             continue
         magic, argument, body = _cell_magic(cell.source)
         target = _tagged(cell.tags, labels)
@@ -364,13 +283,16 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
             target = section
         else:
             started = True
+        code, count = _clean(body)
         if target is None and started:
             outside.append(cell.number)
+            elsewhere.append((cell.number, code, "after the first exercise but in no exercise's section, "
+                                                 "not graded"))
             continue
         if target == _UNKNOWN:
             unknown.append(cell.number)
+            elsewhere.append((cell.number, code, "for an exercise this assignment does not have, not graded"))
             continue
-        code, count = _clean(body)
         if count:
             magic_lines.append(cell.number)
         (shared if target is None else chunks[target]).append((cell.number, code))
@@ -398,6 +320,10 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
                      f"{_numbers(magic_lines)}")
     if dropped_magic:
         notes.append(f"{notebook}: not graded: {', '.join(dropped_magic)} (a cell magic that is not Python)")
+    for module, source in modules:
+        others = [(n, code, f"in {other}'s cells") for other in module_names if other != module
+                  for n, code in chunks[other]]
+        notes.extend(missing_name_notes(notebook, module, source, sorted(elsewhere + others)))
     return Conversion(notebook, tuple(modules), tuple(notes))
 
 

@@ -130,6 +130,43 @@ def test_the_shared_import_cell_is_prepended_to_every_module(tmp_path):
     assert not (tmp_path / "out" / "ex3_vgg.py").exists() and "no notebook cell for ex3_vgg.py" in notes
 
 
+def test_names_defined_only_in_another_section_are_named_before_anything_runs():
+    # Jupyter runs the whole notebook in one namespace; graded, each exercise is its own module
+    modules, notes = split(
+        markdown("## Exercise 1"),
+        code("def helper(n):\n    return n + 1\n\ndef conv(size):\n    return helper(size)\n"),  # cell 2
+        markdown("## Exercise 2"),
+        code("class Net(nn.Module):\n    def forward(self, x):\n        return F.relu(helper(x))\n"),  # cell 4
+        markdown("### Imports I forgot"),
+        code("import torch.nn as nn\nimport torch.nn.functional as F\n"),  # cell 6: still ex2's section
+        markdown("## Exercise 3"),
+        code("from math import *\nclass VGG(nn.Module):\n    pass\n"),  # a star import may define anything
+        code("import torch\n", "skip"),  # cell 9
+    )
+    ex2 = [n for n in notes if "ex2_lenet.py uses" in n]
+    assert len(ex2) == 1 and "helper, defined only in cell 2 (in ex1_shapes.py's cells)" in ex2[0], notes
+    assert "NameError" in ex2[0] and "before the first exercise" in ex2[0]
+    assert not any("uses nn" in n or "uses F" in n for n in notes), notes  # in ex2's own (later) cell: fine
+    assert not any("ex3_vgg.py uses" in n or "ex1_shapes.py uses" in n for n in notes), notes
+
+
+def test_an_import_cell_outside_every_section_is_named_for_each_module_that_needs_it():
+    modules, notes = split(
+        code("import math\n"),  # shared: fine
+        markdown("## Exercise 1"),
+        code("def area(r):\n    return math.pi * r * r * np.ones(1)\n"),
+        code("import numpy as np\n", "skip"),  # cell 4, tagged skip
+        markdown("## Exercise 2"),
+        code("def total(xs):\n    return torch.tensor(xs).sum()\n"),
+        markdown("## Exercise 4"),  # not in this assignment
+        code("import torch\n"),  # cell 8
+    )
+    assert any("ex1_shapes.py uses np, defined only in cell 4 (tagged skip, not graded)" in n for n in notes), notes
+    assert any("ex2_lenet.py uses torch, defined only in cell 8 (for an exercise this assignment does not have"
+               in n for n in notes), notes
+    assert not any("uses math" in n for n in notes)
+
+
 def test_magics_and_shell_lines_are_commented_out_never_run(tmp_path):
     marker = tmp_path / "ran"
     modules, notes = split(
