@@ -129,8 +129,7 @@ def missing_name_notes(notebook: str, module: str, source: str, cells: Sequence[
     by_cell: dict[tuple[int, str], list[str]] = {}
     for found in names_defined_elsewhere(source, cells):
         by_cell.setdefault((found.cell, found.where), []).append(found.name)
-    return [f"{notebook}: {module} uses {', '.join(names)}, defined only in cell {cell} ({where}): each "
-            f"exercise is graded as its own module, and only the cells before the first exercise are shared "
-            f"by all, so this will fail with a NameError; move that definition into a cell before the first "
-            f"exercise (or into {module}'s own cells)"
+    return [f"{notebook}: {module} uses {', '.join(names)}, defined only in cell {cell} ({where}): graded, "
+            f"each exercise is its own module and only the cells before the first exercise are shared, so this "
+            f"is a NameError; move that definition before the first exercise (or into {module}'s cells)"
             for (cell, where), names in sorted(by_cell.items())]

@@ -320,11 +320,12 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
                      f"{_numbers(magic_lines)}")
     if dropped_magic:
         notes.append(f"{notebook}: not graded: {', '.join(dropped_magic)} (a cell magic that is not Python)")
+    failing = []  # first: the notes are capped in the report
     for module, source in modules:
         others = [(n, code, f"in {other}'s cells") for other in module_names if other != module
                   for n, code in chunks[other]]
-        notes.extend(missing_name_notes(notebook, module, source, sorted(elsewhere + others)))
-    return Conversion(notebook, tuple(modules), tuple(notes))
+        failing.extend(missing_name_notes(notebook, module, source, sorted(elsewhere + others)))
+    return Conversion(notebook, tuple(modules), tuple(failing + notes))
 
 
 def _assemble(notebook: str, module: str, shared: list[tuple[int, str]], own: list[tuple[int, str]]) -> str:

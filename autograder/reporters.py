@@ -58,7 +58,14 @@ def submission_notes(report: Report) -> list[str]:
     down or under a near name, notebook cells converted, files ignored."""
     labels = (("files", "Your files"), ("notebook", "Your notebook"),
               ("ignored_files", "Ignored (never run, never read by the grader)"))
-    return [f"{label}: {report.meta[key]}" for key, label in labels if report.meta.get(key)]
+    lines = []
+    for key, label in labels:
+        value = report.meta.get(key)
+        if key == "notebook" and value and "; " in value:  # one note per line: they can be long
+            lines += [f"{label}:", *(f"- {note}" for note in value.split("; "))]
+        elif value:
+            lines.append(f"{label}: {value}")
+    return lines
 
 
 def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from autograder.batch import BatchOptions, RowStatus, grade_batch
+from autograder.reporters import render_text
+from autograder.results import Report
 from autograder.notebooks import (MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_modules, read_cells,
                                   split_cells, stage_notebooks)
 from autograder.runner import GradeInputError, grade, stage_modules
@@ -362,3 +365,12 @@ def test_batch_grades_a_bare_notebook_and_gives_a_broken_one_its_own_row(tmp_pat
     # the student reads which cells became which module (and what was left out)
     feedback = (tmp_path / "out" / "feedback" / "alice.md").read_text()
     assert "> Your notebook:" in feedback and "ex2_lenet.py" in feedback
+
+
+def test_notebook_notes_are_shown_one_per_line():
+    report = Report(("ex2",), meta={"notebook": "lab.ipynb: ex2_lenet.py from cell 2; lab.ipynb: ex2_lenet.py uses nn, "
+                                                "defined only in cell 4 (tagged skip, not graded)"})
+    out = io.StringIO()
+    render_text(report, out, color=False)
+    assert "Your notebook:\n- lab.ipynb: ex2_lenet.py from cell 2\n- lab.ipynb: ex2_lenet.py uses nn" in out.getvalue()
+
