@@ -129,7 +129,8 @@ def missing_name_notes(notebook: str, module: str, source: str, cells: Sequence[
     by_cell: dict[tuple[int, str], list[str]] = {}
     for found in names_defined_elsewhere(source, cells):
         by_cell.setdefault((found.cell, found.where), []).append(found.name)
-    return [f"{notebook}: {module} uses {', '.join(names)}, defined only in cell {cell} ({where}): graded, "
+    # no "; " in a note: the report joins notes with it
+    return [f"{notebook}: {module} uses {', '.join(names)}, defined only in cell {cell} ({where}). Graded, "
             f"each exercise is its own module and only the cells before the first exercise are shared, so this "
-            f"is a NameError; move that definition before the first exercise (or into {module}'s cells)"
+            f"is a NameError: move that definition before the first exercise (or into {module}'s cells)"
             for (cell, where), names in sorted(by_cell.items())]

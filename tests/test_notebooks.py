@@ -149,6 +149,7 @@ def test_names_defined_only_in_another_section_are_named_before_anything_runs():
     ex2 = [n for n in notes if "ex2_lenet.py uses" in n]
     assert len(ex2) == 1 and "helper, defined only in cell 2 (in ex1_shapes.py's cells)" in ex2[0], notes
     assert "NameError" in ex2[0] and "before the first exercise" in ex2[0]
+    assert not any("; " in n for n in notes)  # the report joins the notes with "; " and splits them again
     assert not any("uses nn" in n or "uses F" in n for n in notes), notes  # in ex2's own (later) cell: fine
     assert not any("ex3_vgg.py uses" in n or "ex1_shapes.py uses" in n for n in notes), notes
 
