@@ -18,9 +18,9 @@ from torch import nn
 from autograder.errors import raised_from
 
 __all__ = [
-    "seed", "same", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
+    "seed", "same", "param_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
-    "train_step", "read_bytes", "pil_image", "RecordingLoader", "Probe", "forbid_downloads",
+    "train_step", "read_bytes", "pil_image", "RecordingLoader", "RecordingCriterion", "Probe", "forbid_downloads",
     "DownloadForbidden", "build_on_meta", "build_filled", "nn_class", "write_bytes", "file_exists",
 ]
 
@@ -34,6 +34,11 @@ def seed(value: int) -> None:
 def same(a: Any, b: Any) -> bool:
     """``a is b`` (does a function return the very object it was given?)."""
     return a is b
+
+
+def param_ids(model: nn.Module) -> dict[str, int]:
+    """``{name: id(parameter)}``: did a load keep the model's parameter objects (in place)?"""
+    return {name: id(p) for name, p in model.named_parameters()}
 
 
 def param_flags(model: nn.Module) -> dict[str, bool]:
@@ -132,30 +137,59 @@ def pil_image(pixels: torch.Tensor) -> Any:
 
 
 class _Recorded(torch.Tensor):
-    """A tensor that logs where ``.to()``, ``.cuda()`` and ``.cpu()`` send it."""
+    """A tensor that logs where ``.to()``, ``.cuda()`` and ``.cpu()`` send it. What they return
+    is a plain tensor (also when nothing had to move), so a batch that reaches the model still
+    recorded was never moved: ``inputs.to(device)`` with its result thrown away (see
+    :func:`unmoved`)."""
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         tag = getattr(args[0], "_tag", None) if args else None
-        if tag is not None and func in (torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.cpu):
+        move = func in (torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.cpu)
+        if tag is not None and move:
             log, batch, role = tag
             log.append((batch, role, _target_device(func, args[1:], kwargs)))
         with torch._C.DisableTorchFunctionSubclass():
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+        if move and isinstance(result, _Recorded):  # .to() of a tensor already there returns itself
+            result = result.as_subclass(torch.Tensor)
+        return result
 
 
 def _target_device(func, args: tuple, kwargs: dict) -> str | None:
+    """The device as given (``"cpu:0"`` stays ``cpu:0``, ``.cuda()`` is ``cuda``)."""
     if func is torch.Tensor.cpu:
         return "cpu"
     if func is torch.Tensor.cuda:
         return "cuda"
     for value in (kwargs.get("device"), *args):
         if isinstance(value, (str, torch.device)):
-            return torch.device(value).type
+            return str(torch.device(value))
         if isinstance(value, torch.Tensor):
-            return value.device.type
+            return str(value.device)
     return None  # .to(dtype) only
+
+
+def unmoved(value: Any) -> tuple[int, str] | None:
+    """``(batch, role)`` when ``value`` is a batch tensor of a :class:`RecordingLoader` as it came
+    out of the loader (never moved), else None."""
+    tag = getattr(value, "_tag", None) if isinstance(value, _Recorded) else None
+    return (tag[1], tag[2]) if tag is not None else None
+
+
+class RecordingCriterion(nn.Module):
+    """Wraps a loss; logs in :attr:`unmoved` each batch tensor of a :class:`RecordingLoader`
+    that reaches it without having been moved (labels used where they came from)."""
+
+    def __init__(self, criterion: nn.Module):
+        super().__init__()
+        self.criterion = criterion
+        self.unmoved: list[tuple[int, str]] = []
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        self.unmoved += [u for u in map(unmoved, (*args, *kwargs.values())) if u is not None]
+        return self.criterion(*args, **kwargs)
 
 
 class RecordingLoader:
@@ -194,8 +228,11 @@ class Probe(nn.Module):
         super().__init__()
         self.model = model
         self.log: list[tuple[bool, bool | None]] = []
+        self.unmoved: list[tuple[int, str]] = []  # batches of a RecordingLoader that came in unmoved
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if unmoved(x) is not None:
+            self.unmoved.append(unmoved(x))
         modes = {m.training for m in self.modules()}
         self.log.append((torch.is_grad_enabled(), modes.pop() if len(modes) == 1 else None))
         return self.model(x)

@@ -105,6 +105,14 @@ def _as_number(value: object, what: str) -> float:
     return float(value)
 
 
+def _assert_not_tensor(result: object, what: str, how: str) -> None:
+    """The API returns a float: a tensor (even a one-element one) is not one."""
+    assert not isinstance(result, torch.Tensor), (
+        f"{what} returned a tensor ({result!r}), expected a Python float, as the signature says (-> float): "
+        f"a tensor prints as tensor(...) in logs, cannot be written to JSON, and one on the GPU holds GPU "
+        f"memory. Use {how}, or call .item() on the result")
+
+
 # --- helpers: the small model, its weights and data ----------------------------------------------
 
 
@@ -198,12 +206,13 @@ def _epoch_text(n: int, batch_size: int, opt_kwargs: dict, num_classes: int = 3,
 
 
 def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *device, keep: bool = True,
-                   smoothing: float = 0.0):
-    """Build loader, loss (cross-entropy with ``smoothing``) and optimizer in the worker and run the
-    student's epoch on them. With ``keep`` the returned value stays in the worker: tests of the
-    weights do not depend on it."""
+                   smoothing: float = 0.0, criterion=None):
+    """Build loader, loss (cross-entropy with ``smoothing``, unless ``criterion`` is given) and
+    optimizer in the worker and run the student's epoch on them. With ``keep`` the returned value
+    stays in the worker: tests of the weights do not depend on it."""
     loader = student.tools.RecordingLoader(x, y, batch_size)
-    criterion = student.torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
+    if criterion is None:
+        criterion = student.torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
     optimizer = student.torch.optim.SGD(call_keep(net.parameters), **opt_kwargs)
     args = (net, loader, criterion, optimizer, *device)
     train_one_epoch = student.ex5_training.train_one_epoch
@@ -212,7 +221,8 @@ def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *devic
 
 
 def _trusted_epoch(net, x, y, batch_size: int, opt_kwargs: dict, *, zero_grad: bool = True,
-                   train_mode: bool = True, smoothing: float = 0.0) -> tuple[list[float], list[int]]:
+                   train_mode: bool = True, smoothing: float = 0.0,
+                   clip: float | None = None) -> tuple[list[float], list[int]]:
     """The epoch the spec describes, with knobs for the common mistakes; returns each batch's mean
     loss and size."""
     net.train(train_mode)
@@ -225,6 +235,8 @@ def _trusted_epoch(net, x, y, batch_size: int, opt_kwargs: dict, *, zero_grad: b
                 optimizer.zero_grad()
             loss = F.cross_entropy(net(xb), yb, label_smoothing=smoothing)
             loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
             optimizer.step()
             losses.append(loss.item())
             sizes.append(len(xb))
@@ -251,7 +263,9 @@ def _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm=True
          "must use the batch's statistics and update its running averages)", dict(train_mode=False)),
     ) + ((("the loss is plain cross-entropy instead of the criterion you were given: compute loss = "
            "criterion(outputs, labels) with the criterion argument (here a CrossEntropyLoss with "
-           "label smoothing)", dict(smoothing=0.0)),) if smoothing else ())
+           "label smoothing)", dict(smoothing=0.0)),) if smoothing else ()) + tuple(
+        (f"the gradients are clipped to a norm of {clip:g} (clip_grad_norm_): the spec's step is a plain "
+         "optimizer.step() on the whole gradient", dict(clip=clip)) for clip in (1.0, 5.0, 10.0))
     for text, knobs in mistakes:
         state, _ = _expected_state(initial, x, y, batch_size, opt_kwargs, batch_norm,
                                    **{"smoothing": smoothing, **knobs})
@@ -555,6 +569,7 @@ def test_train_one_epoch_steps_after_backward(student):
 def test_train_one_epoch_zeroes_gradients_between_steps(student):
     state = _random_state(batch_norm=False, seed=121)
     x, y = _data(12, seed=122)
+    x = x * 20  # gradient norms of 36 to 59: a step clipped to a norm (clip_grad_norm_) shows too
     opt_kwargs = dict(lr=0.2)
     net = _worker_mlp(student, state, batch_norm=False)
     _student_epoch(student, net, x, y, 4, opt_kwargs)
@@ -588,21 +603,56 @@ def test_train_one_epoch_matches_sgd_with_momentum(student):
     _assert_epoch_state(got, expected, state, x, y, 4, opt_kwargs, what, smoothing=0.1)
 
 
+#: The device the device tests pass: the CPU with its index, so that a batch sent to "cpu" by a
+#: device the code picked itself (torch.cuda.is_available()) shows, not only a batch never moved.
+_DEVICE = torch.device("cpu:0")
+
+
+def _assert_moved(moves: list, roles: tuple[str, ...], what: str) -> None:
+    """Every batch's ``roles`` went through .to(_DEVICE); labels may go to any CPU device
+    (``labels.to(outputs.device)`` is a move to the device too)."""
+    def moved(batch: int, role: str, exact: bool) -> bool:
+        return any(b == batch and r == role and d is not None and
+                   (d == str(_DEVICE) if exact else d.startswith("cpu")) for b, r, d in moves)
+
+    missing = [f"batch {b}'s {role}" for b in range(3) for role in roles if not moved(b, role, exact=False)]
+    assert not missing, (
+        f"{what}: these were never moved to the device: {', '.join(missing)}. Move every batch, "
+        f"{' and '.join(roles)}, with {_role_text(roles)} before the forward pass: on a GPU, the model's "
+        "weights and the data must be on the same device")
+    elsewhere = [f"batch {b}'s inputs" for b in range(3) if not moved(b, "inputs", exact=True)]
+    targets = sorted({d for b, r, d in moves if r == "inputs" and d is not None})
+    assert not elsewhere, (
+        f"{what}: {', '.join(elsewhere)} went to {', '.join(targets)}, not to the device given, "
+        f"{str(_DEVICE)!r}. Move the batches to the device argument (inputs.to(device)); do not pick a "
+        "device yourself (torch.device('cuda' if torch.cuda.is_available() else 'cpu') belongs in the "
+        "code that calls these functions, which passes it in)")
+
+
+def _role_text(roles: tuple[str, ...]) -> str:
+    return " and ".join(f"{role} = {role}.to(device)" for role in roles)
+
+
+def _assert_used_moved(unmoved: list, what: str, into: str = "the model or the loss") -> None:
+    """No batch tensor reached ``into`` as it came out of the loader."""
+    used = sorted({f"batch {b}'s {role}" for b, role in unmoved})
+    assert not used, (
+        f"{what}: {', '.join(used)} reached {into} as they came out of the loader, not "
+        "moved: tensor.to(device) does not move the tensor in place, it returns the moved copy. Keep "
+        "what it returns: inputs = inputs.to(device) (a bare inputs.to(device) line does nothing)")
+
+
 @pytest.mark.points(1)
 def test_train_one_epoch_moves_batches_to_device(student):
     state = _random_state(seed=141)
     x, y = _data(10, seed=142)
-    net = _worker_mlp(student, state)
-    _, loader = _student_epoch(student, net, x, y, 4, dict(lr=0.1), torch.device("cpu"))
-    moves = loader.moves()
+    net = student.tools.Probe(_worker_mlp(student, state))
+    criterion = student.tools.RecordingCriterion(student.torch.nn.CrossEntropyLoss())
+    _, loader = _student_epoch(student, net, x, y, 4, dict(lr=0.1), _DEVICE, criterion=criterion)
     what = (_epoch_text(10, 4, dict(lr=0.1)).replace("optimizer)", "optimizer, device)", 1)
-            + " and device = torch.device('cpu')")
-    missing = [f"batch {b}'s {role}" for b in range(3) for role in ("inputs", "labels")
-               if (b, role, "cpu") not in moves]
-    assert not missing, (
-        f"{what}: these were never moved to the device: {', '.join(missing)}. Move every batch, inputs "
-        "and labels, with inputs.to(device) and labels.to(device) before the forward pass: on a GPU, "
-        "the model's weights and the data must be on the same device")
+            + f" and device = torch.device({str(_DEVICE)!r})")
+    _assert_moved(loader.moves(), ("inputs", "labels"), what)
+    _assert_used_moved(net.unmoved + criterion.unmoved, what)
 
 
 def _mean_loss_diagnosis(value: float, expected: float, losses: list[float], sizes: list[int],
@@ -775,19 +825,14 @@ def test_evaluate_leaves_gradients_enabled(student):
 def test_evaluate_moves_batches_to_device(student):
     state = _random_state(seed=221)
     x, y = _data(10, seed=222)
-    net = _worker_mlp(student, state)
+    net = student.tools.Probe(_worker_mlp(student, state))
     loader = student.tools.RecordingLoader(x, y, 4)
-    call_keep(student.ex5_training.evaluate, net, loader, torch.device("cpu"))
-    moves = loader.moves()
+    call_keep(student.ex5_training.evaluate, net, loader, _DEVICE)
     what = ("evaluate(model, loader, device) with model = " + _mlp_text() + ", a loader of 10 samples in "
-            "batches of 4 and device = torch.device('cpu')")
+            f"batches of 4 and device = torch.device({str(_DEVICE)!r})")
     # The labels may stay where they are when the predictions come back to them (preds.cpu() == y).
-    missing = [f"batch {b}'s inputs" for b in range(3) if (b, "inputs", "cpu") not in moves]
-    assert not missing, (
-        f"{what}: these were never moved to the device: {', '.join(missing)}. Move every batch's "
-        "inputs with inputs.to(device) before the forward pass, as in train_one_epoch: on a GPU the "
-        "model's weights and its inputs must be on the same device (and compare the predictions with "
-        "labels on the same device: labels.to(device), or preds.cpu())")
+    _assert_moved(loader.moves(), ("inputs",), what)
+    _assert_used_moved(net.unmoved, what, into="the model")
 
 
 def _clear_inputs(ref, n: int, g: torch.Generator) -> torch.Tensor:
@@ -828,8 +873,13 @@ def test_evaluate_returns_top1_fraction(student, sizes, num_classes, seed):
     net.train()  # as train_one_epoch leaves it
     what = (f"evaluate(model, loader) with model = {_mlp_text(num_classes)} and a loader of {n} samples "
             f"in batches of {batch_size}, of which the model classifies {k} correctly")
-    value = _as_number(student.ex5_training.evaluate(net, student.tools.RecordingLoader(x, labels, batch_size)), what)
-    if math.isclose(value, expected, rel_tol=0, abs_tol=1e-9):
+    result = student.ex5_training.evaluate(net, student.tools.RecordingLoader(x, labels, batch_size))
+    value = _as_number(result, what)
+    # abs_tol: a float32 mean (0.6000000238 for 3/5) is right too; distinct fractions k/n with n <= 24
+    # differ by far more
+    if math.isclose(value, expected, rel_tol=0, abs_tol=1e-6):
+        _assert_not_tensor(result, what, "accuracy = correct / total with correct a Python int "
+                                         "(correct += (preds == labels).sum().item())")
         return
     hits = (predictions == labels).tolist()
     train_mode = _trusted_mlp(state, num_classes).train()
@@ -853,7 +903,7 @@ def test_evaluate_returns_top1_fraction(student, sizes, num_classes, seed):
          "and samples over the whole loader and divide once"),
     ]
     hint = next((f" Your value is {text}." for guess, text in guesses
-                 if math.isclose(value, guess, abs_tol=1e-9) and not math.isclose(guess, expected, abs_tol=1e-9)), "")
+                 if math.isclose(value, guess, abs_tol=1e-6) and not math.isclose(guess, expected, abs_tol=1e-6)), "")
     raise AssertionError(
         f"{what} returned {value!r}, expected the top-1 accuracy {k}/{n} = {expected:.6g}: the fraction of "
         "samples whose largest logit (argmax over dim 1) is the label, in eval mode." + hint)
@@ -879,8 +929,10 @@ _COSINE = "0.5 * base_lr * (1 + cos(pi * epoch / total_epochs))"
 def test_cosine_lr_matches_formula(student, args):
     base_lr, epoch, total_epochs = args
     what = f"cosine_lr({base_lr!r}, {epoch}, {total_epochs})"
-    value = _as_number(student.ex5_training.cosine_lr(base_lr, epoch, total_epochs), what)
+    result = student.ex5_training.cosine_lr(base_lr, epoch, total_epochs)
+    value = _as_number(result, what)
     expected = _cosine(base_lr, epoch, total_epochs)
+    _assert_not_tensor(result, what, "math.cos on Python numbers, not torch.cos")
     hint = ""
     if epoch < total_epochs and math.isclose(value, _cosine(base_lr, epoch + 1, total_epochs), rel_tol=1e-6, abs_tol=1e-12):
         hint = " Your value is the formula at epoch + 1: use epoch as it is (epoch 0 gives base_lr)."
@@ -1002,6 +1054,7 @@ def test_load_checkpoint_loads_in_place_and_returns_the_model(student):
     model = _worker_mlp(student, other)
     what = (f"load_checkpoint(model, {path!r}) with model = {_mlp_text()} and a file written by "
             "torch.save(other_model.state_dict(), path)")
+    ids = student.tools.param_ids(model)
     returned = call_keep(student.ex5_training.load_checkpoint, model, path)
     got = _worker_state(student, model)
     if not _states_close(got, saved):
@@ -1011,6 +1064,11 @@ def test_load_checkpoint_loads_in_place_and_returns_the_model(student):
             + (" (it still has its own)" if unchanged else "")
             + ". Load into that very model, in place: model.load_state_dict(torch.load(path, "
             "weights_only=True)), rather than building or copying another model")
+    assert student.tools.param_ids(model) == ids, (
+        f"{what}: the model holds the saved weights, but in new parameter tensors, not its own ones "
+        "(load_state_dict(..., assign=True), or parameters replaced): an optimizer built before loading "
+        "keeps updating the old ones, and on a GPU the new ones stay on the CPU. Load in place: "
+        "model.load_state_dict(state) copies the values into the model's own parameters")
     assert student.tools.same(returned, model), (
         f"{what} returned {_a(_kind(returned))}, not the model it was given: end with `return model` "
         "(model.load_state_dict(...) returns a named tuple of missing and unexpected keys, not the model)")
