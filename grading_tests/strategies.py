@@ -264,9 +264,10 @@ vgg_seeds = st.integers(min_value=0, max_value=2**31 - 1)
 #: so tests keep their example counts small); 1 and 1000 (ImageNet's) are named with @example.
 transfer_num_classes = st.integers(min_value=1, max_value=1000)
 
-#: ``requires_grad`` of each of the 6 parameters of the small model ``trainable_parameters`` is
-#: tried on (conv weight and bias, batch-norm weight and bias, linear weight and bias).
-transfer_trainable_masks = st.lists(st.booleans(), min_size=6, max_size=6)
+#: ``requires_grad`` of each of the 7 parameters of the small model ``trainable_parameters`` is
+#: tried on (the model's own temperature, conv weight and bias, batch-norm weight and bias, linear
+#: weight and bias).
+transfer_trainable_masks = st.lists(st.booleans(), min_size=7, max_size=7)
 
 
 # --- ex5: training and evaluation loops ----------------------------------------------------------

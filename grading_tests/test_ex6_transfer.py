@@ -228,6 +228,14 @@ def _sgd(student, model, params, what: str, source: str):
         return student.torch.optim.SGD(params, lr=0.1)
     except StudentError as exc:
         if "empty parameter list" in exc.message:
+            trainable = [n for n, flag in student.tools.param_flags(model).items() if flag]
+            if trainable and source.startswith("trainable_parameters"):
+                raise AssertionError(
+                    f"{source} for {what} returned no parameters, but the model has {len(trainable)} "
+                    f"with requires_grad=True ({_names(trainable)}): return those Parameter objects, "
+                    "[p for p in model.parameters() if p.requires_grad] (the tensors of state_dict() "
+                    "never require grad, and named_parameters() gives (name, parameter) pairs)"
+                ) from None
             raise AssertionError(
                 f"{source} for {what} gave no parameters at all, so there is nothing to train: the "
                 f"new head must be trainable. Hint: {_ORDER_HINT}"
@@ -489,24 +497,27 @@ def test_resnet18_transfer_frozen_get_no_gradient(student):
 
 # --- trainable_parameters ---------------------------------------------------------------------------
 
-_SMALL_NAMES = ("0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias")
-_SMALL_TEXT = "Sequential(Conv2d(3, 4, 3), BatchNorm2d(4), ReLU(), Flatten(), Linear(4, 2))"
+# "temperature" is a parameter of the model itself, not of a layer: model.children() misses it
+_SMALL_NAMES = ("temperature", "0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias")
+_SMALL_TEXT = ("Sequential(Conv2d(3, 4, 3), BatchNorm2d(4), ReLU(), Flatten(), Linear(4, 2)) with a parameter "
+               "of its own, model.temperature")
 
 
 def _small_model(student, mask: list[bool]):
     """A small model built in the worker, with requires_grad set by ``mask`` (one per name)."""
     nn = student.torch.nn
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
+    model.register_parameter("temperature", call_keep(nn.Parameter, torch.ones(1)))
     student.tools.set_trainable(model, [n for n, m in zip(_SMALL_NAMES, mask) if m])
     return model
 
 
 @pytest.mark.points(1)
 @settings(max_examples=6)
-@example(mask=[False, False, True, True, True, True])
-@example(mask=[False] * 6)
-@example(mask=[True] * 6)
-@example(mask=[False, True, False, True, True, False])
+@example(mask=[False, False, False, True, True, True, True])
+@example(mask=[False] * 7)
+@example(mask=[True] * 7)
+@example(mask=[True, False, True, False, True, True, False])
 @given(mask=transfer_trainable_masks)
 def test_trainable_parameters_exactly_requires_grad(student, mask):
     model = _small_model(student, mask)
@@ -542,7 +553,7 @@ def test_trainable_parameters_exactly_requires_grad(student, mask):
 
 @pytest.mark.points(1)
 def test_trainable_parameters_returns_list(student):
-    model = _small_model(student, [False, False, True, True, True, True])
+    model = _small_model(student, [True, False, False, True, True, True, True])
     result = call_keep(student.ex6_transfer.trainable_parameters, model)
     kind = type_name(result)
     assert kind == "list", (
@@ -682,6 +693,10 @@ def test_vgg16_transfer_adds_no_layer(student):
            "softmax at the end squashes the gradients and training stalls" if softmax else
            ". Replace classifier[6] and change nothing else")
     )
+    rates = [s.get("p") for _, kind, s in student.tools.layer_settings(model.classifier) if kind == "Dropout"]
+    assert rates == [0.5, 0.5], (
+        f"{what}: the classifier's dropout layers have p = {rates}, torchvision's vgg16 has two with "
+        "p = 0.5: replace classifier[6] and change nothing else (not the dropout rate either)")
 
 
 @pytest.mark.points(1)
