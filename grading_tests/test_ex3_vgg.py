@@ -616,6 +616,8 @@ def _assert_param_count(student, name: str) -> None:
         expected = _PARAMS[(name, batch_norm)]
         if total == expected:
             continue
+        if batch_norm:  # the second network built in this test: was the first built by consuming VGG_CONFIGS?
+            _assert_configs_untouched(student, f"{name}()")
         parts = []
         try:
             features = student.tools.param_count(net.features)
@@ -656,22 +658,71 @@ def test_vgg11_parameter_counts(student):
     _assert_param_count(student, "vgg11")
 
 
+def _assert_configs_untouched(student, call: str) -> None:
+    """Building a network must leave ``VGG_CONFIGS`` as it was (a ``config.pop(0)`` empties it,
+    and the next network comes out without layers)."""
+    configs = student.ex3_vgg.VGG_CONFIGS
+    changed = [name for name, config in (("vgg11", VGG11), ("vgg16", VGG16))
+               if list(configs.get(name, [])) != config]
+    assert not changed, (
+        f"after {call}, VGG_CONFIGS[{changed[0]!r}] is {list(configs.get(changed[0], []))}, expected "
+        f"{VGG11 if changed[0] == 'vgg11' else VGG16}: building a network changed the configuration it "
+        "was built from (list.pop, del or remove on the config), so the next network built from it comes "
+        "out different. Read the config, e.g. `for v in config:`, and never modify it")
+
+
 @pytest.mark.points(1)
 def test_vgg_layer_types(student):
-    net = student.tools.build_on_meta(student.ex3_vgg.vgg16)  # layers only: vgg16's classifier order
-    _assert_types(
-        student, net.classifier, _CLASSIFIER_TYPES["vgg16"], "vgg16().classifier", _CLASSIFIER_TEXT["vgg16"]
-    )
-    for batch_norm in (False, True):
-        net = student.tools.build_on_meta(student.ex3_vgg.vgg11, batch_norm=batch_norm)  # layers only
-        call = f"vgg11(batch_norm={batch_norm})"
-        _assert_types(
-            student, net.features, _expected_types(VGG11, batch_norm), f"{call}.features",
-            f'make_features(VGG_CONFIGS["vgg11"], batch_norm={batch_norm}): {_LAYER_RULE}',
+    for name, config in (("vgg11", VGG11), ("vgg16", VGG16)):
+        for batch_norm in (False, True):
+            net = student.tools.build_on_meta(getattr(student.ex3_vgg, name), batch_norm=batch_norm)  # layers only
+            call = f"{name}(batch_norm={batch_norm})"
+            _assert_configs_untouched(student, call)
+            _assert_types(
+                student, net.features, _expected_types(config, batch_norm), f"{call}.features",
+                f'make_features(VGG_CONFIGS["{name}"], batch_norm={batch_norm}): {_LAYER_RULE}',
+            )
+            _assert_types(
+                student, net.classifier, _CLASSIFIER_TYPES[name], f"{call}.classifier", _CLASSIFIER_TEXT[name]
+            )
+
+
+@pytest.mark.points(1)
+def test_vgg_gradients_reach_every_layer(student):
+    # vgg11 with batch norm and vgg16 without: every parameter must get a gradient in train mode
+    for name, batch_norm in (("vgg11", True), ("vgg16", False)):
+        net = student.tools.build_filled(getattr(student.ex3_vgg, name), num_classes=10, batch_norm=batch_norm)
+        what = (f"one training step of {name}(num_classes=10, batch_norm={batch_norm}) in train mode "
+                "(cross-entropy loss on 2 images, loss.backward(), SGD with lr=0)")
+        optimizer = student.torch.optim.SGD(call_keep(net.parameters), lr=0.0)
+        try:
+            student.tools.train_step(net, optimizer, _images(2, seed=97), torch.tensor([1, 8]))
+        except StudentError as exc:
+            if "inplace operation" in exc.message:
+                raise AssertionError(
+                    f"{what}: loss.backward() raised ({exc.message}): a layer overwrote, in place, a tensor "
+                    "that backward needs. Typically nn.Dropout(inplace=True) right after "
+                    "nn.ReLU(inplace=True): keep ReLU(inplace=True) and use nn.Dropout(p) without inplace"
+                ) from None
+            if "does not require grad" in exc.message:
+                raise AssertionError(
+                    f"{what}: loss.backward() raised ({exc.message}): the output is not connected to the "
+                    "weights. Do not run forward under torch.no_grad(), do not detach the activations, "
+                    "and do not freeze the network's parameters: it must be trainable"
+                ) from None
+            raise
+        grads = student.tools.grad_summary(net)
+        without = [n for n, g in grads.items() if g is None]
+        assert not without, (
+            f"{what}: these parameters got no gradient: {_short_list(without)}. Every layer must be "
+            "trained by loss.backward(): no requires_grad=False on the network's own parameters, and no "
+            "x.detach(), x.data or torch.no_grad() anywhere in forward (between features and classifier "
+            "included)"
         )
-        _assert_types(
-            student, net.classifier, _CLASSIFIER_TYPES["vgg11"], f"{call}.classifier", _CLASSIFIER_TEXT["vgg11"]
-        )
+
+
+def _short_list(names: list[str]) -> str:
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 @once_per_batch
@@ -840,6 +891,12 @@ def test_vgg11_dropout_rate(student):
                 f"{what}: could not set the weights of classifier[1] ({exc.message}). "
                 + _CLASSIFIER_TEXT["vgg11"] + ", so classifier[1] is the Linear(512, num_classes)"
             ) from None
+        if p == 0.0:
+            _assert_types(
+                student, net.classifier, _CLASSIFIER_TYPES["vgg11"], f"vgg11(512, {p}).classifier",
+                _CLASSIFIER_TEXT["vgg11"] + " whatever the rate: with dropout=0.0 the Dropout layer is still "
+                "there (and zeroes nothing), so that the layer list and the state_dict are always the same",
+            )
         net.eval()
         f = _forward(net, x, what + " in eval mode")
         _assert_shape(f, (8, 512), what + " in eval mode")
@@ -865,7 +922,7 @@ def test_vgg16_parameter_counts(student):
     _assert_param_count(student, "vgg16")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_vgg16_matches_reference(student, reference):
     _assert_matches_reference(student, reference, "vgg16", False, ((7, 81, (1, 2)),))
 
