@@ -531,7 +531,7 @@ def test_net_train_mode_matches_reference(student, reference):
 
 
 @pytest.mark.points(1)
-def test_net_gradients_reach_every_layer(student):
+def test_net_gradients_reach_every_layer(student, reference):
     net = student.ex2_lenet.Net(num_classes=10)
     x = _images(4, seed=61)
     y = torch.tensor([0, 3, 7, 9])
@@ -555,3 +555,13 @@ def test_net_gradients_reach_every_layer(student):
         "loss.backward(): forward must not detach the activations (x.detach(), x.data, "
         "torch.no_grad(), a round trip through numpy) anywhere between conv1 and fc3"
     )
+    # each Net trains its own layers: weights loaded into one must not show up in another
+    w = _random_weights(_reference_net(reference, 10).state_dict(), seed=63)
+    net.load_state_dict(w)
+    other = student.ex2_lenet.Net(num_classes=10).state_dict()
+    shared = [k for k in w if k in other and torch.equal(other[k], w[k])]
+    assert not shared, (
+        f"loading weights into one Net(num_classes=10) changed another Net too (in {', '.join(shared)}): "
+        "the networks share their layers, so training one trains all. Create every layer in __init__ "
+        "(self.conv1 = nn.Conv2d(...)), so that each Net has its own; layers made once at module level "
+        "or as class attributes are shared by every instance")
