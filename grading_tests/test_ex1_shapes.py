@@ -194,8 +194,8 @@ def output_size_hint(args, got, pool):
         mistakes.append((model(ceil=True, last_window=False),
                          "round DOWN (floor): a window that does not fit entirely in the padded input is not counted"))
     matching = [hint for value, hint in mistakes if value != expected and got == value]
-    if matching:  # the shrunk example often fits two mistakes: name both
-        return "; or: ".join(matching[:2])
+    if matching:  # the shrunk example often fits several mistakes: name them (three at most)
+        return "; or: ".join(matching[:3])
     if pool and ceil:
         return ("the rule: out = ceil((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1, "
                 "then out -= 1 if (out - 1)*stride >= size + padding (that last window would start in the "
