@@ -498,6 +498,13 @@ def test_make_features_batch_norm_running_statistics(student, reference):
         if key.endswith((".running_mean", ".running_var"))
         and not torch.allclose(got[key].float(), expected[key], rtol=1e-4, atol=1e-6)
     ]
+    first = next(key.rsplit(".", 1)[0] for key in expected if key.endswith(".running_mean"))
+    assert not wrong or any(key.startswith(first + ".") for key in wrong), (
+        f"{what}: the running statistics {wrong} differ from the reference's, but those of the first batch "
+        f"norm (layer {first}) are right, so the batch norms themselves are (momentum and eps): the input of the "
+        "later one differs. Check the layers between them: ReLU, MaxPool2d(kernel_size=2, stride=2) for "
+        "'M', then Conv2d(c, v, 3, padding=1)"
+    )
     assert not wrong, (
         f"{what}: the running statistics {wrong} differ from the reference's. Each BatchNorm2d(v) keeps "
         "PyTorch's defaults (momentum=0.1, eps=1e-5): one training batch moves running_mean to "
