@@ -230,7 +230,9 @@ _ERROR_HINTS = (
         "channels",
         "a convolution got the wrong number of input channels: conv1 and the shortcut's 1x1 "
         "convolution take in_channels, conv2 takes out_channels; in a stage, every block after "
-        "the first takes the previous block's out_channels (update in_channels in _make_layer)",
+        "the first takes the previous block's out_channels (update in_channels in _make_layer; and "
+        "build a new block for each position: [block(...)] * num_blocks repeats ONE block, the first, "
+        "with its stride and shortcut)",
     ),
     (
         "mat1 and mat2 shapes cannot be multiplied",
