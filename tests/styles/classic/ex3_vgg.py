@@ -45,8 +45,8 @@ def vgg11(num_classes=10, dropout=0.5, batch_norm=False):
 def vgg16(num_classes=10, dropout=0.5, batch_norm=False):
     features = make_features(VGG_CONFIGS["vgg16"], in_channels=3, batch_norm=batch_norm)
     classifier = nn.Sequential(
-        nn.Linear(512, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout, inplace=True),
-        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout, inplace=True),
+        nn.Linear(512, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
+        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
         nn.Linear(4096, num_classes),
     )
     return VGG(features, classifier)
