@@ -137,24 +137,39 @@ def pil_image(pixels: torch.Tensor) -> Any:
 
 
 class _Recorded(torch.Tensor):
-    """A tensor that logs where ``.to()``, ``.cuda()`` and ``.cpu()`` send it. What they return
-    is a plain tensor (also when nothing had to move), so a batch that reaches the model still
+    """A tensor that logs where ``.to()``, ``.cuda()`` and ``.cpu()`` send it. A move to a device
+    returns a plain tensor (also when nothing had to move), so a batch that reaches the model still
     recorded was never moved: ``inputs.to(device)`` with its result thrown away (see
-    :func:`unmoved`)."""
+    :func:`unmoved`). Casts and copies that move nothing (``.float()``, ``.to(torch.float32)``,
+    ``.clone()``, ``.detach()``, ...) keep the record, so ``inputs.float().to(device)`` counts."""
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         tag = getattr(args[0], "_tag", None) if args else None
         move = func in (torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.cpu)
+        target = _target_device(func, args[1:], kwargs) if move else None
         if tag is not None and move:
             log, batch, role = tag
-            log.append((batch, role, _target_device(func, args[1:], kwargs)))
+            log.append((batch, role, target))
         with torch._C.DisableTorchFunctionSubclass():
             result = func(*args, **kwargs)
-        if move and isinstance(result, _Recorded):  # .to() of a tensor already there returns itself
-            result = result.as_subclass(torch.Tensor)
+        if not isinstance(result, torch.Tensor):
+            return result
+        if move and target is not None:  # moved: a plain tensor (.to() of one already there returns itself)
+            return result.as_subclass(torch.Tensor) if isinstance(result, _Recorded) else result
+        if tag is not None and (move or func in _KEEPS_RECORD):  # the same batch, not moved yet
+            result = result if isinstance(result, _Recorded) else result.as_subclass(_Recorded)
+            result._tag = tag
         return result
+
+
+#: Tensor methods that give the same batch back, not moved (casts and copies).
+_KEEPS_RECORD = frozenset({
+    torch.Tensor.float, torch.Tensor.double, torch.Tensor.half, torch.Tensor.long, torch.Tensor.int,
+    torch.Tensor.type, torch.Tensor.clone, torch.Tensor.detach, torch.Tensor.contiguous,
+    torch.Tensor.requires_grad_,
+})
 
 
 def _target_device(func, args: tuple, kwargs: dict) -> str | None:
@@ -190,6 +205,21 @@ class RecordingCriterion(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         self.unmoved += [u for u in map(unmoved, (*args, *kwargs.values())) if u is not None]
         return self.criterion(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # criterion.reduction and the like: the wrapped loss's
+        return _wrapped_attribute(self, "criterion", name)
+
+
+def _wrapped_attribute(wrapper: nn.Module, inner: str, name: str) -> Any:
+    """``name`` of ``wrapper`` as nn.Module finds it, else of the module it wraps, so that the
+    student's code sees the wrapper as what it wraps (``criterion.reduction``, ``model.fc``)."""
+    try:
+        return nn.Module.__getattr__(wrapper, name)
+    except AttributeError:
+        wrapped = wrapper.__dict__.get("_modules", {}).get(inner)
+        if wrapped is None or name == inner:
+            raise
+        return getattr(wrapped, name)
 
 
 class RecordingLoader:
@@ -229,6 +259,9 @@ class Probe(nn.Module):
         self.model = model
         self.log: list[tuple[bool, bool | None]] = []
         self.unmoved: list[tuple[int, str]] = []  # batches of a RecordingLoader that came in unmoved
+
+    def __getattr__(self, name: str) -> Any:  # model.fc and the like: the wrapped model's
+        return _wrapped_attribute(self, "model", name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if unmoved(x) is not None:

@@ -136,6 +136,19 @@ def consume(loader, device):
         seen += len(labels)
     return seen
 
+def train_like(loader, device, model, criterion, mode):
+    """A loop that moves its batches in one of several ways, some wrong."""
+    for inputs, labels in loader:
+        if mode == "cast_then_move":
+            inputs, labels = inputs.float().to(device), labels.long().to(device)
+        elif mode == "discard":
+            inputs.to(device)
+            labels.to(device)
+        if criterion.reduction != "mean":  # the wrapped loss's attribute
+            raise ValueError(criterion.reduction)
+        criterion(model(inputs), labels)
+
+
 def save(model, path):
     torch.save(model.state_dict(), path)
 
@@ -372,6 +385,20 @@ def test_the_recording_loader_sees_which_batches_were_moved(namespace):
     loader = ns.tools.RecordingLoader(torch.randn(7, 3), torch.arange(7), 3)
     assert ns.mod.consume(loader, "cpu") == 7
     assert loader.moves() == [(0, "inputs", "cpu"), (1, "inputs", "cpu"), (2, "inputs", "cpu")]
+
+
+@pytest.mark.parametrize("mode, unmoved", [("cast_then_move", []),
+                                           ("discard", [[b, r] for b in range(3) for r in ("inputs", "labels")])])
+def test_probes_see_batches_used_without_their_moved_copy(namespace, mode, unmoved):
+    _, ns = namespace()
+    loader = ns.tools.RecordingLoader(torch.randn(7, 3), torch.arange(7) % 2, 3)
+    model = ns.tools.Probe(ns.torch.nn.Linear(3, 2))
+    criterion = ns.tools.RecordingCriterion(ns.torch.nn.CrossEntropyLoss())
+    ns.mod.train_like(loader, "cpu:0", model, criterion, mode)
+    moves = loader.moves()
+    assert all([b, "inputs", "cpu:0"] in [list(m) for m in moves] for b in range(3))  # the cast does not hide the move
+    seen = sorted([list(u) for u in model.unmoved] + [list(u) for u in criterion.unmoved])
+    assert seen == sorted(unmoved)
 
 
 def test_files_the_student_wrote_come_back_as_bytes_for_the_trusted_side_to_decode(namespace, tmp_path):
