@@ -17,7 +17,8 @@ import builtins
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-__all__ = ["Elsewhere", "top_level_names", "unbound_names", "names_defined_elsewhere", "missing_name_notes"]
+__all__ = ["Elsewhere", "top_level_names", "unbound_names", "names_defined_elsewhere", "missing_name_notes",
+           "eager_names", "used_before_defined", "order_notes"]
 
 _ALWAYS = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "__spec__", "__builtins__",
                                       "__loader__", "__package__", "__annotations__", "__dict__"}
@@ -134,3 +135,61 @@ def missing_name_notes(notebook: str, module: str, source: str, cells: Sequence[
             f"each exercise is its own module and only the cells before the first exercise are shared, so this "
             f"is a NameError: move that definition before the first exercise (or into {module}'s cells)"
             for (cell, where), names in sorted(by_cell.items())]
+
+
+def eager_names(code: str) -> set[str]:
+    """Names a cell reads while it runs at the top level of a module: everything but the bodies of
+    functions and lambdas (a class body runs at once, and so do decorators, base classes and
+    default values); annotations are left out (they may be postponed), and so are names the cell
+    binds anywhere itself (comprehension and loop variables)."""
+    tree = _parse(code)
+    if tree is None:
+        return set()
+    names: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pending.extend(node.decorator_list)
+            pending.extend(d for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None)
+            continue
+        if isinstance(node, ast.Lambda):
+            pending.extend(node.args.defaults)
+            continue
+        if isinstance(node, (ast.AnnAssign, ast.arg)):
+            if isinstance(node, ast.AnnAssign):
+                pending.extend(n for n in (node.target, node.value) if n is not None)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
+    return names - _bound_anywhere(tree)  # comprehension variables, loop targets, ... of the cell itself
+
+
+def used_before_defined(cells: Sequence[tuple[int, str]]) -> list[tuple[str, int, int]]:
+    """``(name, cell that reads it, later cell that defines it)`` for names a module's cells (in
+    module order) read while running before the cell that defines them: in a notebook run out of
+    order that worked; as a module it is a NameError."""
+    defined = [(number, top_level_names(code)) for number, code in cells]
+    bound: set[str] = set()
+    found: list[tuple[str, int, int]] = []
+    for i, (number, code) in enumerate(cells):
+        for name in sorted(eager_names(code) - bound - _ALWAYS - defined[i][1]):
+            later = next((n for n, names in defined[i + 1:] if name in names), None)
+            if later is not None:
+                found.append((name, number, later))
+        bound |= defined[i][1]
+    return found
+
+
+def order_notes(notebook: str, module: str, cells: Sequence[tuple[int, str]]) -> list[str]:
+    """A note per pair of cells where one reads a name that only a later one defines."""
+    by_pair: dict[tuple[int, int], list[str]] = {}
+    for name, used, defined in used_before_defined(cells):
+        by_pair.setdefault((used, defined), []).append(name)
+    # no "; " in a note: the report joins notes with it
+    return [f"{notebook}: {module}: cell {used} uses {', '.join(names)} as it runs, but only cell {defined}, "
+            f"further down, defines {'them' if len(names) > 1 else 'it'}. Graded, the module runs top to bottom, "
+            f"so this is a NameError (it worked in Jupyter only because the cells ran in another order): "
+            f"move cell {defined} (or that definition) above cell {used}"
+            for (used, defined), names in sorted(by_pair.items())]

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .notebook_cells import MAX_NOTEBOOK_BYTES, Cell, NotebookError, read_cells
-from .notebook_names import missing_name_notes
+from .notebook_names import missing_name_notes, order_notes
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "NotebookError", "Cell", "Conversion", "NotebookStaging", "read_cells",
            "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks"]
@@ -325,6 +325,7 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
         others = [(n, code, f"in {other}'s cells") for other in module_names if other != module
                   for n, code in chunks[other]]
         failing.extend(missing_name_notes(notebook, module, source, sorted(elsewhere + others)))
+        failing.extend(order_notes(notebook, module, shared + chunks[module]))
     return Conversion(notebook, tuple(modules), tuple(failing + notes))
 
 
