@@ -140,8 +140,10 @@ class _Recorded(torch.Tensor):
     """A tensor that logs where ``.to()``, ``.cuda()`` and ``.cpu()`` send it. A move to a device
     returns a plain tensor (also when nothing had to move), so a batch that reaches the model still
     recorded was never moved: ``inputs.to(device)`` with its result thrown away (see
-    :func:`unmoved`). Casts and copies that move nothing (``.float()``, ``.to(torch.float32)``,
-    ``.clone()``, ``.detach()``, ...) keep the record, so ``inputs.float().to(device)`` counts."""
+    :func:`unmoved`). Casts, copies and reshapes that move nothing (``.float()``,
+    ``.to(torch.float32)``, ``.clone()``, ``.view(...)``, ...) keep the record, so
+    ``inputs.float().to(device)`` counts. What other code makes of a batch (``Variable(x)``,
+    arithmetic) is a plain tensor, neither moved nor unmoved as far as the record goes."""
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -164,11 +166,13 @@ class _Recorded(torch.Tensor):
         return result
 
 
-#: Tensor methods that give the same batch back, not moved (casts and copies).
+#: Functions that give the same batch back, not moved (casts, copies, reshapes).
 _KEEPS_RECORD = frozenset({
     torch.Tensor.float, torch.Tensor.double, torch.Tensor.half, torch.Tensor.long, torch.Tensor.int,
     torch.Tensor.type, torch.Tensor.clone, torch.Tensor.detach, torch.Tensor.contiguous,
-    torch.Tensor.requires_grad_,
+    torch.Tensor.requires_grad_, torch.Tensor.view, torch.Tensor.view_as, torch.Tensor.reshape,
+    torch.Tensor.reshape_as, torch.Tensor.flatten, torch.Tensor.squeeze, torch.Tensor.unsqueeze,
+    torch.Tensor.permute, torch.reshape, torch.flatten, torch.squeeze, torch.unsqueeze, torch.clone,
 })
 
 
