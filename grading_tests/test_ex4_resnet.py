@@ -398,6 +398,15 @@ def test_block_output_shape(student, config, size):
 
 @pytest.mark.points(1)
 def test_block_identity_shortcut_has_no_parameters(student, reference):
+    try:
+        expansion = student.ex4_resnet.BasicBlock.expansion
+    except StudentError:
+        expansion = None
+    assert expansion == 1, (
+        f"BasicBlock.expansion is {expansion!r}, expected 1: the class attribute `expansion = 1` says "
+        "that a basic block's output has out_channels channels (a bottleneck block's has 4 times as "
+        "many); ResNet code reads it to size the next stage and fc"
+    )
     for config in ({"in_channels": 16, "out_channels": 16}, {"in_channels": 5, "out_channels": 5, "stride": 1}):
         call = _block_call(config) if "stride" in config else "BasicBlock(16, 16) (stride defaults to 1)"
         block = student.ex4_resnet.BasicBlock(**config)
@@ -699,9 +708,11 @@ def test_resnet18_handles_batch_of_one(student):
 
 @pytest.mark.points(1)
 def test_resnet18_num_classes_respected(student):
-    net = student.ex4_resnet.resnet18(num_classes=7)
+    # by position: the signature is resnet18(num_classes=10), num_classes first (not after a
+    # `pretrained` flag, as in old torchvision)
+    net = student.ex4_resnet.resnet18(7)
     net.eval()
-    what = "resnet18(num_classes=7) in eval mode on a batch of shape (2, 3, 32, 32)"
+    what = "resnet18(7) (num_classes=7, the first argument) in eval mode on a batch of shape (2, 3, 32, 32)"
     out = _call(net, _tensor((2, 3, 32, 32), seed=81), what)
     assert tuple(out.shape) == (2, 7), (
         f"{what} returned shape {tuple(out.shape)}, expected (2, 7): one score per class, from "
