@@ -485,6 +485,14 @@ def test_receptive_field_lecture_examples(student):
             f"receptive_field({layers}) {returned(got)}, but one output unit of that stack ({what}) "
             f"sees {expected} input pixels along each side: {receptive_field_hint(layers, got)}."
         )
+    # the same list twice: the function must only read it
+    layers = [(3, 1), (3, 1), (2, 2)]
+    first, second = student.tools.call_twice(student.ex1_shapes.receptive_field, layers)
+    assert first == second, (
+        f"layers = {layers}; receptive_field(layers) {returned(first)} and, called again with the same "
+        f"list, {returned(second)}: it changed the list it was given (layers.pop(...), del, an in-place "
+        "reverse). Only read it: for kernel_size, stride in layers: ..."
+    )
 
 
 @pytest.mark.points(1)
