@@ -201,8 +201,7 @@ class _Server:
                     reply = {"ok": True, "value": node}
                 except Exception as exc:
                     reply, out = {"ok": False, "error": {
-                        "types": ["UnsendableResult", "Exception"],
-                        "message": f"the grader cannot receive the {type(result).__name__} your code returned ({exc})"}}, []
+                        "types": ["UnsendableResult", "Exception"], "message": _unsendable(result, exc)}}, []
             for stream in (sys.stdout, sys.stderr):
                 try:
                     stream.flush()
@@ -289,3 +288,14 @@ def worker_main(settings: WorkerSettings, sock_fd: int, out_fd: int, gpu: bool =
     except BaseException:  # pragma: no cover - the trusted side sees the connection close
         code = 70
     os._exit(code)
+
+
+def _unsendable(result: object, exc: Exception) -> str:
+    """Why the student's result cannot cross to the grader, in words that point at their code."""
+    kind = type(result).__name__
+    if "uninitialized parameter" in str(exc):  # torch.nn.parameter.UninitializedParameter
+        return (f"the {kind} your code returned holds a parameter that is not initialised yet: a lazy layer "
+                "(nn.LazyLinear, nn.LazyConv2d) only gets its shape at the first forward pass. Give every "
+                "layer its sizes, e.g. nn.Linear(in_features, out_features)")
+    return f"the grader cannot receive the {kind} your code returned ({exc})"
+
