@@ -904,7 +904,13 @@ def test_resnet18_batch_norm_running_statistics(student, reference):
     if not wrong:
         return
     momentum = _apparent_momentum(w[wrong[0]], expected[wrong[0]], got[wrong[0]])
+    runs = next((k for k in (2, 3, 4) if momentum is not None and abs(momentum - (1 - 0.9 ** k)) < 1e-3), None)
     why = (
+        f"they moved as with momentum={momentum:.3g}, which is what momentum=0.1 gives when the batch "
+        f"norm runs {runs} times in one forward pass (1 - 0.9**{runs}): does forward call a module more "
+        "than once, e.g. self.shortcut(x) both in a check and in the sum? Call each layer once per "
+        "forward pass"
+    ) if runs else (
         f"they moved as with momentum={momentum:.3g}. Every batch norm is nn.BatchNorm2d(channels) with "
         "PyTorch's defaults, momentum=0.1 and eps=1e-5: one training batch moves running_mean to "
         "0.9 * running_mean + 0.1 * the batch's mean. momentum=0.9 or 0.99 is Keras' decay, the "
