@@ -684,6 +684,12 @@ def test_resnet18_parameter_count(student):
         )
     if shapes.get("conv1.weight", (0, 0, 3, 3))[2:] != (3, 3):
         hints.append("the stem is one 3x3 convolution (the 7x7 stem is ImageNet's)")
+    empty = [part for part in ("layer1", "layer2", "layer3", "layer4") if not per_part.get(part)]
+    if empty:
+        hints.append(f"{', '.join(empty)} hold{'s' if len(empty) == 1 else ''} no parameters: blocks kept in a "
+                     "plain Python list (or tuple, dict) are not registered as submodules, so their weights "
+                     "are invisible to parameters(), state_dict() and .to(device). Wrap them: "
+                     "nn.Sequential(*blocks)")
     raise AssertionError(
         f"resnet18() has {total:,} parameters, expected {_NET_TOTAL:,} (two BasicBlocks in each of "
         "layer1..layer4 with 64, 128, 256, 512 channels, no convolution biases, fc = Linear(512, 10)). "
