@@ -178,7 +178,8 @@ _KEEPS_RECORD = frozenset({
     torch.Tensor.type, torch.Tensor.clone, torch.Tensor.detach, torch.Tensor.contiguous,
     torch.Tensor.requires_grad_, torch.Tensor.view, torch.Tensor.view_as, torch.Tensor.reshape,
     torch.Tensor.reshape_as, torch.Tensor.flatten, torch.Tensor.squeeze, torch.Tensor.unsqueeze,
-    torch.Tensor.permute, torch.reshape, torch.flatten, torch.squeeze, torch.unsqueeze, torch.clone,
+    torch.Tensor.permute, torch.Tensor.__getitem__, torch.reshape, torch.flatten, torch.squeeze,
+    torch.unsqueeze, torch.clone,
 })
 
 

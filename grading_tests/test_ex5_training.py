@@ -619,8 +619,8 @@ def _assert_moved(moves: list, unmoved: list, roles: tuple[str, ...], what: str,
     never = [f"batch {b}'s {r}" for b, r in used if (b, r) not in called]
     assert not never, (
         f"{what}: these were never moved to the device: {', '.join(never)}. Move every batch, "
-        f"{' and '.join(roles)}, with {_role_text(roles)} before the forward pass: on a GPU, the model's "
-        "weights and the data must be on the same device")
+        f"{' and '.join(roles)}, with {_role_text(roles)} before the forward pass, whatever the device (here "
+        "the CPU): on a GPU, the model's weights and the data must be on the same device")
     discarded = [f"batch {b}'s {r}" for b, r in used if (b, r) in called]
     assert not discarded, (
         f"{what}: {', '.join(discarded)} reached {into} as they came out of the loader, not moved: "
