@@ -284,7 +284,8 @@ class Probe(nn.Module):
 
 _LAYER_SETTINGS = (
     "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-    "ceil_mode", "num_features", "in_features", "out_features", "p", "inplace",
+    "ceil_mode", "num_features", "in_features", "out_features", "p", "inplace", "momentum", "eps", "affine",
+    "track_running_stats",
 )
 
 

@@ -592,6 +592,23 @@ def test_vgg_forward_flattens_features_into_classifier(student):
             return text + _softmax_hint(out)
 
         _assert_close(out, expected, call, explain)
+    # any pair of modules, stored as they are, and features run once per forward pass: a bare
+    # BatchNorm2d as the features counts its training batches
+    norm, head = nn.BatchNorm2d(3), nn.Linear(48, 2)
+    net = student.ex3_vgg.VGG(norm, head)
+    what = "VGG(features, classifier) with features = BatchNorm2d(3) (a module, not a Sequential) and classifier = Linear(48, 2)"
+    assert student.tools.same(net.features, norm), (
+        f"{what}: net.features is not the module passed in. VGG stores whatever two modules it is given "
+        "as they are (self.features = features): no wrapping in a Sequential, no copy"
+    )
+    net.train()
+    _forward(net, _images(2, 34, size=4), f"{what} in train mode, on a (2, 3, 4, 4) input")
+    runs = int(norm.num_batches_tracked)
+    assert runs == 1, (
+        f"{what}: one forward pass in train mode ran the features {runs} times (the batch norm counted "
+        f"{runs} batches), so every batch norm's running statistics move {runs} times per batch and the work "
+        "is doubled. forward runs self.features once: x = self.features(x), then flatten, then classifier"
+    )
 
 
 # --- vgg11 -------------------------------------------------------------------------------------
@@ -678,6 +695,23 @@ def _assert_configs_untouched(student, call: str) -> None:
         "out different. Read the config, e.g. `for v in config:`, and never modify it")
 
 
+#: nn.BatchNorm2d(v)'s defaults, which every batch norm of the features keeps.
+_BN_DEFAULTS = {"momentum": 0.1, "eps": 1e-5, "affine": True, "track_running_stats": True}
+
+
+def _assert_default_batch_norms(rows, where: str) -> None:
+    for name, kind, settings in rows:
+        if kind != "BatchNorm2d":
+            continue
+        off = [f"{key}={settings.get(key)!r}" for key, value in _BN_DEFAULTS.items()
+               if not (isinstance(settings.get(key), (bool, int, float)) and settings.get(key) == pytest.approx(value))]
+        assert not off, (
+            f"{where}[{name}] is a BatchNorm2d with {', '.join(off)}: every batch norm is nn.BatchNorm2d(v) with "
+            "PyTorch's defaults (momentum=0.1, eps=1e-5, affine=True, track_running_stats=True), in vgg11 "
+            "and vgg16 alike (both build their features with make_features)"
+        )
+
+
 @pytest.mark.points(1)
 def test_vgg_layer_types(student):
     for name, config in (("vgg11", VGG11), ("vgg16", VGG16)):
@@ -685,10 +719,11 @@ def test_vgg_layer_types(student):
             net = student.tools.build_on_meta(getattr(student.ex3_vgg, name), batch_norm=batch_norm)  # layers only
             call = f"{name}(batch_norm={batch_norm})"
             _assert_configs_untouched(student, call)
-            _assert_types(
+            rows = _assert_types(
                 student, net.features, _expected_types(config, batch_norm), f"{call}.features",
                 f'make_features(VGG_CONFIGS["{name}"], batch_norm={batch_norm}): {_LAYER_RULE}',
             )
+            _assert_default_batch_norms(rows, f"{call}.features")
             _assert_types(
                 student, net.classifier, _CLASSIFIER_TYPES[name], f"{call}.classifier", _CLASSIFIER_TEXT[name]
             )
