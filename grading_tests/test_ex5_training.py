@@ -428,6 +428,7 @@ def _describe_match(label: tuple[int, int, bool]) -> str:
 
 @pytest.mark.points(1)
 def test_transforms_test_is_to_tensor_and_normalize(student):
+    _get_transform(student, True)  # built first, as a training script does: it must not change the test one
     tf = _get_transform(student, False)
     for image_seed in (11, 12):
         pixels = _pixels(image_seed)
@@ -976,7 +977,7 @@ def test_save_checkpoint_writes_state_dict_loadable_with_weights_only(student):
     state = _random_state(seed=311)
     net = _worker_mlp(student, state)
     net.eval()
-    path = "checkpoint.pt"
+    path = "model.ckpt"  # not .pt: the file goes to exactly the path given, whatever its extension
     what = f"save_checkpoint(model, {path!r}) with model = {_mlp_text()}"
     student.ex5_training.save_checkpoint(net, path)
     try:
@@ -1082,6 +1083,12 @@ def test_load_checkpoint_loads_in_place_and_returns_the_model(student):
     with student_raises("Exception", f"load_checkpoint(model, 'other.pt') with {_mlp_text()} and the "
                         "state_dict of the same network without its BatchNorm1d (missing keys)"):
         student.ex5_training.load_checkpoint(model, "other.pt")
+    partial = {k: v for k, v in saved.items() if not k.endswith("running_var")}  # one key short
+    student.torch.save(partial, "partial.pt")
+    with student_raises("Exception", f"load_checkpoint(model, 'partial.pt') with {_mlp_text()} and its own "
+                        "state_dict without the batch norm's running_var (a missing key must not go unnoticed: "
+                        "model.load_state_dict(state) is strict by default)"):
+        student.ex5_training.load_checkpoint(model, "partial.pt")
     student.tools.write_bytes("code.pt", _CODE_CHECKPOINT)
     with contextlib.suppress(StudentError):  # refused (UnpicklingError) or failed after running it
         student.ex5_training.load_checkpoint(model, "code.pt")

@@ -368,7 +368,7 @@ def test_resnet18_transfer_finetune_layer4(student):
 @pytest.mark.points(1)
 def test_resnet18_transfer_invalid_finetune_raises(student):
     student.tools.forbid_downloads()
-    for bad in ("layer3", "all"):
+    for bad in ("layer3", "all", "layer"):
         what = f"resnet18_transfer(num_classes=3, weights=None, finetune={bad!r})"
         with student_raises("ValueError", what):
             student.ex6_transfer.resnet18_transfer(num_classes=3, weights=None, finetune=bad)
