@@ -176,7 +176,13 @@ def _assert_shape(out: torch.Tensor, expected: tuple, what: str, hint: str = "")
     if got == expected:
         return
     if not hint:
-        if len(expected) == 2 and len(got) == 1 and expected[0] == 1:
+        if len(expected) == 2 and len(got) == 1 and expected == (1, 1):
+            hint = (
+                "a dimension of size 1 is gone, the batch's or the classes': x.squeeze() removes every "
+                "dimension of size 1. Flatten with torch.flatten(x, 1) or x.view(x.size(0), -1), and return "
+                "the classifier's (N, num_classes) output as it is"
+            )
+        elif len(expected) == 2 and len(got) == 1 and expected[0] == 1:
             hint = (
                 "the batch dimension is gone: with a single image x.squeeze() or torch.flatten(x) "
                 "removes it too; flatten with torch.flatten(x, 1) or x.view(x.size(0), -1)"
