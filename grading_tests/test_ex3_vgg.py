@@ -707,11 +707,11 @@ _BN_DEFAULTS = {"momentum": 0.1, "eps": 1e-5, "affine": True, "track_running_sta
 
 
 def _assert_default_batch_norms(rows, where: str) -> None:
-    for name, kind, settings in rows:
+    for name, kind, found in rows:
         if kind != "BatchNorm2d":
             continue
-        off = [f"{key}={settings.get(key)!r}" for key, value in _BN_DEFAULTS.items()
-               if not (isinstance(settings.get(key), (bool, int, float)) and settings.get(key) == pytest.approx(value))]
+        off = [f"{key}={found.get(key)!r}" for key, value in _BN_DEFAULTS.items()
+               if not (isinstance(found.get(key), (bool, int, float)) and found.get(key) == pytest.approx(value))]
         assert not off, (
             f"{where}[{name}] is a BatchNorm2d with {', '.join(off)}: every batch norm is nn.BatchNorm2d(v) with "
             "PyTorch's defaults (momentum=0.1, eps=1e-5, affine=True, track_running_stats=True), in vgg11 "
