@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -34,6 +35,7 @@ class Elsewhere:
     where: str
 
 
+@functools.lru_cache(maxsize=512)  # every module's notes read the other cells: parse each once
 def _parse(code: str) -> ast.Module | None:
     try:
         return ast.parse(code)

@@ -36,6 +36,7 @@ __all__ = [
     "call_keep",
     "student_error_text",
     "call_forward",
+    "name_list",
 ]
 
 
@@ -150,4 +151,10 @@ def once_per_batch(fn: Callable[..., T]) -> Callable[..., T]:
     fixture is: it compares by folder); a cached value is shared, so tests must treat it as
     read-only (never train, mutate or ``load_state_dict`` into a cached model)."""
     return functools.cache(fn)
+
+
+def name_list(names, limit: int = 6) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` names, for an assertion message."""
+    names = list(names)
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 

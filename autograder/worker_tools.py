@@ -275,8 +275,9 @@ class Probe(nn.Module):
         return _wrapped_attribute(self, "model", name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if unmoved(x) is not None:
-            self.unmoved.append(unmoved(x))
+        batch = unmoved(x)
+        if batch is not None:
+            self.unmoved.append(batch)
         modes = {m.training for m in self.modules()}
         self.log.append((torch.is_grad_enabled(), modes.pop() if len(modes) == 1 else None))
         return self.model(x)

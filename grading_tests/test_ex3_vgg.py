@@ -22,7 +22,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from strategies import vgg_batch_sizes, vgg_in_channels, vgg_num_classes, vgg_seeds, vgg_small_configs
 
-from autograder.testing import StudentError, call_forward, call_keep, once_per_batch, student_error_text, type_name
+from autograder.testing import (StudentError, call_forward, call_keep, name_list, once_per_batch, student_error_text,
+                                type_name)
 
 pytestmark = pytest.mark.exercise("ex3")
 
@@ -763,15 +764,11 @@ def test_vgg_gradients_reach_every_layer(student):
         grads = student.tools.grad_summary(net)
         without = [n for n, g in grads.items() if g is None]
         assert not without, (
-            f"{what}: these parameters got no gradient: {_short_list(without)}. Every layer must be "
+            f"{what}: these parameters got no gradient: {name_list(without)}. Every layer must be "
             "trained by loss.backward(): no requires_grad=False on the network's own parameters, and no "
             "x.detach(), x.data or torch.no_grad() anywhere in forward (between features and classifier "
             "included)"
         )
-
-
-def _short_list(names: list[str]) -> str:
-    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 @once_per_batch

@@ -25,7 +25,7 @@ import torchvision
 from hypothesis import example, given, settings
 from strategies import transfer_num_classes, transfer_trainable_masks
 
-from autograder.testing import StudentError, call_keep, student_raises, type_name
+from autograder.testing import StudentError, call_keep, name_list, student_raises, type_name
 
 pytestmark = pytest.mark.exercise("ex6")
 
@@ -132,9 +132,7 @@ def _build(student, fn: str, *args, meta: bool = False, filled: bool = False, **
 
 
 def _names(names) -> str:
-    names = sorted(names)
-    shown = ", ".join(names[:6])
-    return shown + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return name_list(sorted(names))
 
 
 def _is_batch_norm(name: str) -> bool:
