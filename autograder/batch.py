@@ -122,7 +122,7 @@ def _feedback_markdown(student: str, report: Report) -> str:
         lines += [f"## {total.exercise}: {total.score:g} / {total.max_score:g}", ""]
         for test in (t for t in report.tests if t.exercise == total.exercise):
             lines.append(f"- {test.outcome.mark} `{test.name}` ({test.score:g}/{test.max_score:g}, {test.outcome.value})")
-            if test.feedback and test.outcome is not Outcome.PASSED:
+            if test.feedback:
                 lines += ["", "  ```", *[f"  {line}" for line in test.feedback.splitlines()], "  ```", ""]
         lines.append("")
     for note in report.not_run:

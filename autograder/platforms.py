@@ -99,6 +99,8 @@ def render_junit(report: Report, out: TextIO) -> None:
                         max_score=_points(test.max_score))
             message = _xml_text(test.feedback.splitlines()[0] if test.feedback else test.outcome.value)
             if test.outcome is Outcome.PASSED:
+                if test.feedback:  # a passing test's note (an accuracy reached) as the case's output
+                    ET.SubElement(case, "system-out").text = _xml_text(test.feedback)
                 continue
             if test.outcome is Outcome.NOT_GRADED:
                 kind = "skipped"
@@ -153,7 +155,7 @@ def render_markdown(report: Report, out: TextIO) -> None:
         lines += ["", "<details><summary>Every test</summary>", "",
                   "| Exercise | Test | Result | Points | Feedback |", "| --- | --- | --- | ---: | --- |"]
         for t in report.tests:
-            feedback = t.feedback.strip().splitlines()[0] if t.feedback.strip() and t.outcome is not Outcome.PASSED else ""
+            feedback = t.feedback.strip().splitlines()[0] if t.feedback.strip() else ""
             lines.append(f"| {_cell(t.exercise)} | {_cell(t.name)} | {t.outcome.mark} {t.outcome.value.replace('_', ' ')} "
                          f"| {_points(t.score)}/{_points(t.max_score)} | {_cell(feedback)} |")
         lines += ["", "</details>"]

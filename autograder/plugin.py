@@ -228,6 +228,8 @@ class GradingPlugin:
         verdicts = [v for v, _ in phases]
         outcome, feedback, grader_error = next(
             (v for v in verdicts if v[0] is not Outcome.PASSED), verdicts[0])
+        if outcome is Outcome.PASSED:  # a passing test may leave a note: record_property("feedback", ...)
+            feedback = "\n".join(str(v) for k, v in item.user_properties if k == "feedback")
         client = item.stash.get(_CLIENT, None)
         if (client is not None and outcome is not Outcome.PASSED
                 and self.cfg.visibility == Visibility.VISIBLE.value):

@@ -76,7 +76,7 @@ def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
         console.print(f"[bold]{total.exercise}[/]")
         for test in tests:
             console.print(live_line(test))
-            if test.feedback and test.outcome is not Outcome.PASSED:
+            if test.feedback:
                 for line in test.feedback.splitlines():
                     console.print(f"      {escape(line)}")
         console.print(f"  [bold]{total.exercise} total: {_points(total.score, total.max_score)}[/]\n")

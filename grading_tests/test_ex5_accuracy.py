@@ -36,7 +36,7 @@ def _imagenet_weights_available() -> str | None:
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.points(POINTS[n]), id=n) for n in SPECS])
-def test_model_reaches_minimum_cifar10_accuracy(student, accuracy_profile, request, name):
+def test_model_reaches_minimum_cifar10_accuracy(student, accuracy_profile, request, record_property, name):
     spec = SPECS[name]
     if spec.profile != accuracy_profile:
         not_graded(f"runs in the {spec.profile} profile; this run used the {accuracy_profile} profile "
@@ -66,3 +66,7 @@ def test_model_reaches_minimum_cifar10_accuracy(student, accuracy_profile, reque
         "returns logits (no softmax before CrossEntropyLoss). If it does go down, check that the "
         "model initialises its weights the standard way: PyTorch's default, or Xavier/Kaiming "
         "(a tiny fixed scale such as N(0, 0.01) stalls a ReLU network).")
+    record_property("feedback", (
+        f"{spec.model} reached {result.accuracy:.1%} test accuracy after {spec.epochs} epochs "
+        f"(at least {spec.threshold:.1%} required"
+        + (f"; the reference reaches {reference:.1%}" if reference else "") + f"). Loss per epoch: {losses}."))

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -14,7 +16,8 @@ from PIL import Image
 
 from autograder.data import CLASSES
 from autograder.manifest import load_manifest
-from autograder.results import Outcome
+from autograder.reporters import render_text
+from autograder.results import Outcome, Report
 from autograder.runner import grade
 
 TINY_SPEC = """
@@ -77,6 +80,13 @@ def run(submission, accuracy_suite, tmp_path, data_dir):
 def test_the_reference_passes_the_accuracy_test(repo, accuracy_suite, tmp_path, synthetic_cifar):
     test = run(repo / "solutions", accuracy_suite, tmp_path, synthetic_cifar)
     assert test.outcome is Outcome.PASSED, test.feedback
+    # A pass says by how much: the accuracy reached, the threshold, the losses.
+    reached = re.search(r"reached (\d+\.\d)% test accuracy after 6 epochs \(at least 80\.0% required", test.feedback)
+    assert reached and float(reached.group(1)) >= 80.0, test.feedback
+    assert "Loss per epoch: " in test.feedback
+    text = io.StringIO()
+    render_text(Report(exercises=("ex5",), tests=(test,)), text, color=False)
+    assert reached.group(0) in text.getvalue()
 
 
 def test_a_loop_that_never_steps_fails_with_its_losses(repo, accuracy_suite, tmp_path, synthetic_cifar,

@@ -55,6 +55,15 @@ def test_junit_counts_each_outcome_and_stays_valid_xml():
     assert ex2.find("testcase[@name='test_accuracy']/skipped").get("message") == "no CIFAR-10 data"
 
 
+def test_a_passing_tests_note_reaches_junit_markdown_and_text():
+    note = "lenet reached 61.2% test accuracy after 8 epochs (at least 45.0% required)"
+    report = Report(("ex5",), (result("ex5", "test_accuracy", Outcome.PASSED, 10.0, 10.0, note),))
+    case = ET.fromstring(rendered(Format.junit, report)).find("testsuite/testcase")
+    assert case.find("system-out").text == note and case.find("failure") is None
+    assert f"| 10/10 | {note} |" in rendered(Format.markdown, report)
+    assert note in rendered(Format.text, report)
+
+
 def test_junit_lists_grader_errors_as_errors():
     root = ET.fromstring(rendered(Format.junit, Report(("ex1",), REPORT.tests[:1], grader_errors=("boom",))))
     assert root.get("errors") == "1" and root.get("tests") == "2"
