@@ -16,13 +16,15 @@ from typing import Callable, Iterator, TypeVar
 
 import pytest
 
-from autograder.errors import StudentError, StudentImportError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.errors import (StudentAttributeError, StudentError, StudentImportError, StudentNotImplemented,
+                               WorkerDied, WorkerTimeout)
 from autograder.proxy import Proxy, call_keep
 
 T = TypeVar("T")
 
 __all__ = [
     "once_per_batch",
+    "StudentAttributeError",
     "StudentError",
     "StudentImportError",
     "StudentNotImplemented",

@@ -73,6 +73,19 @@ def test_a_data_file_read_at_import_is_explained(make_submission, manifest, repo
                "only the exercise files are used")
 
 
+def test_a_module_that_fails_to_import_fails_every_test_of_its_exercise_as_such(make_submission, manifest, repo):
+    # No hidden test may mistake the import error for a missing attribute or a wrong value.
+    modules = {ex.module: solution(repo, ex.module) + "\nprint(undefined_name)\n" for ex in manifest.exercises}
+    report = grade(make_submission("noimport", modules), repo / "grading_tests", manifest, list(manifest.names))
+    for ex in manifest.exercises:
+        tests = [t for t in report.tests if t.exercise == ex.name and t.outcome is not Outcome.NOT_GRADED]
+        assert tests, ex.name
+        for t in tests:
+            assert t.outcome is Outcome.ERROR and f"importing {ex.module}" in t.feedback, (t.name, t.feedback)
+            assert "NameError" in t.feedback and "undefined_name" in t.feedback, (t.name, t.feedback)
+    assert report.score == 0 and not report.has_grader_error, report.grader_errors
+
+
 def test_module_level_sys_exit_is_reported(make_submission, manifest, repo):
     source = solution(repo, "ex1_shapes.py") + "\nimport sys\nsys.exit()\n"
     sub = make_submission("sysexit", {"ex1_shapes.py": source})
