@@ -33,8 +33,21 @@ def _smallest_input(exc: BaseException) -> str:
     return ""
 
 
+#: What the grader's helpers in the worker (``tools.*``) run of the student's code, in the words a
+#: student knows: "tools.train_step: your code raised" says nothing to them.
+_TOOL_CALLS = {
+    "train_step": "one training step (forward pass, cross-entropy loss, loss.backward(), optimizer.step())",
+    "build_filled": "building the network", "build_on_meta": "building the network",
+    "feature_shapes": "a forward pass", "input_grad": "a forward and backward pass",
+    "call_twice": "calling your function twice",
+}
+
+
 def _where(where: str) -> str:
-    return re.sub(r"\(\.\.\.\)$", "", where) or "your code"  # "ex1_shapes.f(...)" -> "ex1_shapes.f"
+    where = re.sub(r"\(\.\.\.\)$", "", where)  # "ex1_shapes.f(...)" -> "ex1_shapes.f"
+    if where.startswith("tools."):
+        return _TOOL_CALLS.get(where.removeprefix("tools."), "a check that runs your code")
+    return where or "your code"
 
 
 def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Verdict:

@@ -738,6 +738,30 @@ def test_vgg_layer_types(student):
 
 
 @pytest.mark.points(1)
+def test_vgg_networks_have_layers_of_their_own(student):
+    # Two calls with the same arguments: the same layers (no state kept between calls), but new
+    # ones (no cached or module-level layers): training one network must never change another.
+    ex3 = student.ex3_vgg
+    calls = (("make_features([8, 'M', 16], batch_norm=True)", ex3.make_features, ([8, "M", 16],), {"batch_norm": True}),
+             ("vgg11(batch_norm=True)", ex3.vgg11, (), {"batch_norm": True}),
+             ("vgg16()", ex3.vgg16, (), {}))
+    for call, factory, args, kwargs in calls:
+        first, second = (student.tools.build_on_meta(factory, *args, **kwargs) for _ in range(2))
+        shapes = [student.tools.param_shapes(net) for net in (first, second)]
+        assert shapes[0] == shapes[1], (
+            f"calling {call} twice gave different layers: {len(shapes[0])} parameter tensors the first "
+            f"time, {len(shapes[1])} the second. The result must depend on the arguments alone: keep no "
+            "state between calls (a mutable default argument such as `layers=[]`, a module-level list "
+            "appended to, a config modified in place)")
+        ids = [student.tools.param_ids(net) for net in (first, second)]
+        shared = sorted(name for name, i in ids[0].items() if i in set(ids[1].values()))
+        assert not shared, (
+            f"two networks built by calling {call} twice share layers ({name_list(shared)}): training "
+            "one would train the other. Build new layers on every call (nn.Conv2d(...), nn.Linear(...) "
+            "inside the function), never layers cached or made once at module level")
+
+
+@pytest.mark.points(1)
 def test_vgg_gradients_reach_every_layer(student):
     # vgg11 with batch norm and vgg16 without: every parameter must get a gradient in train mode
     for name, batch_norm in (("vgg11", True), ("vgg16", False)):
@@ -838,7 +862,7 @@ def _assert_matches_reference(student, reference, name: str, batch_norm: bool, c
             _assert_close(out, expected, what, explain)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_vgg11_matches_reference(student, reference):
     _assert_matches_reference(student, reference, "vgg11", False, ((7, 42, (1, 3)),))
 

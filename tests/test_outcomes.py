@@ -26,6 +26,14 @@ def test_student_exception_shows_where_and_their_traceback():
     assert feedback.startswith("ex1_shapes.f: your code raised ValueError: bad") and "ex1_shapes.py" in feedback
 
 
+def test_a_grader_helper_is_named_by_what_it_ran_of_the_students_code():
+    exc = StudentError(["RuntimeError", "Exception"], "size mismatch", "", "tools.train_step(...)")
+    assert classify(exc)[1].startswith("one training step (forward pass, cross-entropy loss, loss.backward(), "
+                                       "optimizer.step()): your code raised RuntimeError: size mismatch")
+    other = classify(StudentError(["RuntimeError"], "boom", "", "tools.some_new_helper(...)"))[1]
+    assert other.startswith("a check that runs your code: your code raised") and "tools." not in other
+
+
 def test_not_implemented_timeout_and_death():
     assert classify(StudentNotImplemented("x", "ex2_lenet.Net(...)"))[:2] == (
         Outcome.NOT_IMPLEMENTED, "not implemented yet: ex2_lenet.Net raises NotImplementedError")
