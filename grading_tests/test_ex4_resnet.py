@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import resnet_block_configs, resnet_block_input_sizes, resnet_seeds
 
-from autograder.testing import StudentAttributeError, StudentError, StudentNotImplemented, call_forward, call_keep, once_per_batch, type_name
+from autograder.testing import (StudentAttributeError, StudentError, StudentImportError, StudentNotImplemented,
+                               call_forward, call_keep, once_per_batch, type_name)
 
 pytestmark = pytest.mark.exercise("ex4")
 
@@ -716,14 +717,24 @@ def test_resnet18_handles_batch_of_one(student):
 def test_resnet18_num_classes_respected(student):
     # by position: the signature is resnet18(num_classes=10), num_classes first (not after a
     # `pretrained` flag, as in old torchvision)
-    net = student.ex4_resnet.resnet18(7)
-    net.eval()
-    what = "resnet18(7) (num_classes=7, the first argument) in eval mode on a batch of shape (2, 3, 32, 32)"
-    out = _call(net, _tensor((2, 3, 32, 32), seed=81), what)
-    assert tuple(out.shape) == (2, 7), (
-        f"{what} returned shape {tuple(out.shape)}, expected (2, 7): one score per class, from "
-        "fc = Linear(512, num_classes). Pass num_classes on to fc instead of a fixed 10"
-    )
+    # any positive number of classes, 1 included (a single logit, for BCEWithLogitsLoss)
+    for num_classes in (7, 1):
+        try:
+            net = student.ex4_resnet.resnet18(num_classes)
+        except StudentError as exc:
+            if num_classes != 1 or isinstance(exc, StudentImportError):
+                raise
+            raise AssertionError(f"resnet18(1) raised {exc.type_name}: {exc.message}. Any positive num_classes "
+                                 "works, 1 included: fc = Linear(512, 1) gives one logit per image") from None
+        net.eval()
+        what = (f"resnet18({num_classes}) (num_classes={num_classes}, the first argument) in eval mode on a "
+                "batch of shape (2, 3, 32, 32)")
+        out = _call(net, _tensor((2, 3, 32, 32), seed=81), what)
+        assert tuple(out.shape) == (2, num_classes), (
+            f"{what} returned shape {tuple(out.shape)}, expected (2, {num_classes}): one score per class, "
+            "from fc = Linear(512, num_classes), for any positive num_classes (1 included). Pass num_classes "
+            "on to fc instead of a fixed 10"
+        )
 
 
 @pytest.mark.points(1)
