@@ -19,12 +19,14 @@ from typing import Any, Callable
 
 import torch
 
+from autograder.data import TEST_IMAGES, TRAIN_IMAGES, shortfall
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["AccuracySpec", "Outcome", "load_specs", "MODELS", "train_and_score", "VALIDATION_SIZE"]
+__all__ = ["AccuracySpec", "Outcome", "load_specs", "MODELS", "data_shortfall", "train_and_score", "VALIDATION_SIZE"]
 
 VALIDATION_SIZE = 2000  # held out of the training set (at most a tenth), for the student's evaluate()
 
@@ -55,6 +57,10 @@ class AccuracySpec:
     # on CUDA, weights and batches channels-last (faster convolutions); False where a correct model
     # may flatten a feature map larger than 1x1 with .view, which refuses that layout (LeNet)
     channels_last: bool = True
+    # the data set the threshold was calibrated on: with fewer images (or a class missing) the test
+    # is not graded, never failed. CIFAR-10's sizes; a spec for a smaller data set sets its own.
+    train_images: int = TRAIN_IMAGES
+    test_images: int = TEST_IMAGES
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,6 +76,10 @@ def load_specs(path: Path) -> dict[str, AccuracySpec]:
             raise ValueError(f"{path}: [{name}] {exc}") from None
         if specs[name].model not in MODELS:
             raise ValueError(f"{path}: [{name}] model must be one of {', '.join(MODELS)}")
+        for key in ("train_images", "test_images"):
+            value = getattr(specs[name], key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{path}: [{name}] {key} must be a positive number of images, not {value!r}")
     return specs
 
 
@@ -80,6 +90,12 @@ class Outcome:
     validation_reported: float  # what the student's evaluate() returned on that split
     epoch_losses: tuple[float, ...]
     seconds: float
+
+
+def data_shortfall(spec: AccuracySpec, data: Any) -> str | None:
+    """Why ``data`` (an :class:`autograder.data.Cifar10`) is not the data set ``spec`` was
+    calibrated on, or None: counted from the decoded labels, so nothing is decoded again."""
+    return shortfall(data.counts, data.source.root, spec.train_images, spec.test_images)
 
 
 def train_and_score(ns: Any, spec: AccuracySpec, data: Any, device: str, seed: int,

@@ -10,6 +10,11 @@ Layouts found under a root folder (DESIGN §6):
 The decoded images are cached as one ``torch.save`` file of uint8 tensors, keyed by the source's
 file list, sizes and modification times, so later epochs and later runs decode nothing. The cache
 loads with ``weights_only=True``.
+
+A folder can hold a layout and still not be CIFAR-10: a 500-image sample, a class left out.
+:func:`shortfall` says so (images per class from the file listing or the decoded labels, never a
+second decode), so that the accuracy tests are not graded and ``grade data info`` warns, instead
+of training on a fragment and failing every student.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
-__all__ = ["CLASSES", "DataError", "Layout", "Source", "Cifar10", "locate", "load", "download", "describe",
-           "cache_path", "default_cache_dir", "data_dir_from_env"]
+__all__ = ["CLASSES", "TRAIN_IMAGES", "TEST_IMAGES", "DataError", "Layout", "Counts", "Source", "Cifar10",
+           "locate", "load", "download", "describe", "count_images", "shortfall", "cache_path",
+           "default_cache_dir", "data_dir_from_env"]
 
+TRAIN_IMAGES, TEST_IMAGES = 50_000, 10_000  # CIFAR-10: 5,000 and 1,000 per class
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -47,11 +55,29 @@ class Layout(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Counts:
+    """Images per class, in ``CLASSES`` order, of each split."""
+
+    train: tuple[int, ...]
+    test: tuple[int, ...]
+
+    @classmethod
+    def of_labels(cls, train_labels: torch.Tensor, test_labels: torch.Tensor) -> "Counts":
+        def per_class(labels: torch.Tensor) -> tuple[int, ...]:
+            if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(CLASSES)):
+                raise DataError("labels outside 0..9")
+            return tuple(int(n) for n in torch.bincount(labels, minlength=len(CLASSES)))
+
+        return cls(per_class(train_labels), per_class(test_labels))
+
+
+@dataclass(frozen=True)
 class Source:
     root: Path  # the folder holding the layout
     layout: Layout
     files: int
     key: str  # changes whenever a file of the source changes
+    counts: Counts | None = None  # from the file listing (image folder); None: known once decoded (batches)
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,10 @@ class Cifar10:
     test_labels: torch.Tensor  # (10000,) int64
     source: Source
     cache_file: Path
+
+    @property
+    def counts(self) -> Counts:
+        return Counts.of_labels(self.train_labels, self.test_labels)
 
 
 def data_dir_from_env() -> Path | None:
@@ -86,6 +116,16 @@ def _image_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
 
 
+def _per_class(split: Path, paths: list[Path]) -> tuple[int, ...]:
+    """Images directly in each class folder: the ones :func:`_read_split` decodes."""
+    index = {split / name: i for i, name in enumerate(CLASSES)}
+    counts = [0] * len(CLASSES)
+    for path in paths:
+        if (i := index.get(path.parent)) is not None:
+            counts[i] += 1
+    return tuple(counts)
+
+
 def locate(root: Path) -> Source:
     """Find CIFAR-10 in ``root`` (or one level below it); ``DataError`` names what was expected."""
     root = Path(root).expanduser().resolve()
@@ -103,8 +143,9 @@ def locate(root: Path) -> Source:
             if missing:
                 raise DataError(f"{folder}: image folder without class folders {', '.join(missing[:4])}"
                                 f"{' ...' if len(missing) > 4 else ''} ({EXPECTED})")
-            paths = _image_files(folder / "train") + _image_files(folder / "test")
-            return Source(folder, Layout.IMAGE_FOLDER, len(paths), _fingerprint(paths))
+            train, test = _image_files(folder / "train"), _image_files(folder / "test")
+            counts = Counts(_per_class(folder / "train", train), _per_class(folder / "test", test))
+            return Source(folder, Layout.IMAGE_FOLDER, len(train) + len(test), _fingerprint(train + test), counts)
     raise DataError(f"no CIFAR-10 found in {root} ({EXPECTED})")
 
 
@@ -177,14 +218,72 @@ def cache_path(source: Source, cache_dir: Path | None = None) -> Path:
     return cache_dir / f"cifar10-{source.layout.value}-{source.key}.pt"
 
 
-def describe(root: Path, cache_dir: Path | None = None) -> list[str]:
-    """What ``grade data info`` prints: where it looked, what it found, whether it is cached."""
-    lines = [f"data folder: {Path(root).expanduser().resolve()}"]
+def count_images(source: Source, cache_dir: Path | None = None) -> Counts:
+    """Images per class of ``source``, without decoding an image: from the file listing (image
+    folder), else from the labels of the cached tensor file (memory-mapped), else from the labels in
+    the batch files (unpickled: they hold raw arrays, nothing to decode)."""
+    if source.counts is not None:
+        return source.counts
+    cache_file = cache_path(source, cache_dir)
+    if cache_file.is_file():
+        try:
+            tensors = torch.load(cache_file, weights_only=True, mmap=True)
+            return Counts.of_labels(tensors["train_labels"], tensors["test_labels"])
+        except Exception:  # unreadable: count from the source, as load() would rebuild it
+            pass
+    labels = [_read_batch(source.root / name)[1] for name in BATCH_FILES]
+    try:
+        return Counts.of_labels(torch.cat(labels[:5]), labels[5])
+    except DataError as exc:
+        raise DataError(f"{source.root}: {exc}") from None
+
+
+def shortfall(counts: Counts, root: Path, train_images: int = TRAIN_IMAGES,
+              test_images: int = TEST_IMAGES) -> str | None:
+    """Why the data at ``root`` is not the full data set (fewer than ``train_images`` and
+    ``test_images`` images, or a class with fewer than its share), or None when it is. The reason
+    says what to do about it: it is the TA's to act on, never the student's."""
+    n_train, n_test = sum(counts.train), sum(counts.test)
+    splits = (("training", counts.train, train_images), ("test", counts.test, test_images))
+    problems = []
+    if n_train < train_images or n_test < test_images:
+        problems.append(f"{n_train:,} training and {n_test:,} test images, "
+                        f"expected {train_images:,} and {test_images:,}")
+    for split, per_class, _ in splits:
+        if empty := [name for name, n in zip(CLASSES, per_class) if n == 0]:
+            problems.append(f"no {split} images of {', '.join(empty)}")
+    if not problems:  # enough images in all, yet a class is short of its share
+        for split, per_class, expected in splits:
+            share = expected // len(CLASSES)
+            if short := [f"{name} ({n:,})" for name, n in zip(CLASSES, per_class) if n < share]:
+                problems.append(f"fewer than {share:,} {split} images of {', '.join(short)}")
+    if not problems:
+        return None
+    return f"CIFAR-10 at {root} has {'; '.join(problems)}: point --data-dir at the full data set"
+
+
+def describe(root: Path, cache_dir: Path | None = None) -> Iterator[str]:
+    """What ``grade data info`` prints: where it looked, what it found, how many images, whether it
+    is cached. Yields the lines, then raises :class:`DataError` if the data found is not the full
+    CIFAR-10 (the accuracy tests would not be graded on it), after the lines that show why."""
+    yield f"data folder: {Path(root).expanduser().resolve()}"
     source = locate(root)
     cache_file = cache_path(source, cache_dir)
-    lines += [f"found: {source.layout.value} at {source.root} ({source.files} files)",
-              f"cache: {cache_file} ({'present' if cache_file.is_file() else 'not built yet: the first use decodes once'})"]
-    return lines
+    yield f"found: {source.layout.value} at {source.root} ({source.files} files)"
+    counts = count_images(source, cache_dir)
+    yield f"images: {sum(counts.train):,} training, {sum(counts.test):,} test ({_classes(counts)})"
+    yield f"cache: {cache_file} ({'present' if cache_file.is_file() else 'not built yet: the first use decodes once'})"
+    reason = shortfall(counts, source.root)
+    if reason:
+        raise DataError(f"{reason} (the accuracy tests are not graded on this data)")
+
+
+def _classes(counts: Counts) -> str:
+    sizes = {(a, b) for a, b in zip(counts.train, counts.test)}
+    if len(sizes) == 1:
+        ((a, b),) = sizes
+        return f"{a:,} and {b:,} in each of the {len(CLASSES)} classes"
+    return "per class: " + ", ".join(f"{name} {a:,}/{b:,}" for name, a, b in zip(CLASSES, counts.train, counts.test))
 
 
 def load(root: Path, cache_dir: Path | None = None) -> Cifar10:

@@ -4,10 +4,11 @@ A notebook runs top to bottom in one namespace, so ``import torch.nn as nn`` in 
 first exercise, or a helper written under Exercise 1 and called from Exercise 3, works in Jupyter.
 Graded, each exercise becomes its own module (:mod:`autograder.notebooks`): such a name is missing
 there and the student meets a ``NameError`` that the notebook never showed. This module finds those
-names before anything runs, so the conversion notes can say which cell defines the name and where
-to move it. The analysis is static and deliberately simple (``ast``, no execution): a name counts as
-used when it is read anywhere in the module and bound nowhere in it (any scope) and is not a
-builtin.
+names before anything runs, so the conversion notes can say which cell uses the name, which cell
+defines it and where to move it (or, for a demo cell, to tag it ``skip``). It also tells whether a
+module needs Jupyter's ``display`` (:func:`needs_display`). The analysis is static and deliberately
+simple (``ast``, no execution): a name counts as used when it is read anywhere in the module and
+bound nowhere in it (any scope) and is not a builtin.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
 
-__all__ = ["Elsewhere", "top_level_names", "unbound_names", "names_defined_elsewhere", "missing_name_notes",
-           "eager_names", "used_before_defined", "order_notes"]
+__all__ = ["Elsewhere", "CellLabels", "top_level_names", "unbound_names", "names_defined_elsewhere",
+           "reading_cells", "needs_display", "missing_name_notes", "eager_names", "used_before_defined",
+           "order_notes"]
 
 _ALWAYS = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "__spec__", "__builtins__",
                                       "__loader__", "__package__", "__annotations__", "__dict__"}
@@ -72,8 +74,8 @@ def top_level_names(code: str) -> set[str]:
                 names.update(_targets(node.target))
             if isinstance(node, ast.With):
                 names.update(n for item in node.items if item.optional_vars for n in _targets(item.optional_vars))
-            for field in ("body", "orelse", "finalbody"):
-                pending.extend(getattr(node, field, []))
+            for block in ("body", "orelse", "finalbody"):
+                pending.extend(getattr(node, block, []))
             for handler in getattr(node, "handlers", []):
                 pending.extend(handler.body)
     return names
@@ -127,16 +129,96 @@ def names_defined_elsewhere(source: str, cells: Sequence[tuple[int, str, str]]) 
     return found
 
 
-def missing_name_notes(notebook: str, module: str, source: str, cells: Sequence[tuple[int, str, str]]) -> list[str]:
-    """A note per cell that alone defines names ``module`` uses (a NameError once graded)."""
-    by_cell: dict[tuple[int, str], list[str]] = {}
-    for found in names_defined_elsewhere(source, cells):
-        by_cell.setdefault((found.cell, found.where), []).append(found.name)
-    # no "; " in a note: the report joins notes with it
-    return [f"{notebook}: {module} uses {', '.join(names)}, defined only in cell {cell} ({where}). Graded, "
-            f"each exercise is its own module and only the cells before the first exercise are shared, so this "
-            f"is a NameError: move that definition before the first exercise (or into {module}'s cells)"
-            for (cell, where), names in sorted(by_cell.items())]
+def reading_cells(name: str, cells: Sequence[tuple[int, str]]) -> list[int]:
+    """The numbers of ``cells`` (number, code) whose code reads ``name`` anywhere."""
+    found = []
+    for number, code in cells:
+        tree = _parse(code)
+        if tree is not None and any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                                    for n in ast.walk(tree)):
+            found.append(number)
+    return found
+
+
+def needs_display(source: str, cells: Sequence[tuple[int, str, str]]) -> bool:
+    """Whether a module calls Jupyter's ``display`` (a builtin in every Jupyter kernel, a NameError
+    in a plain module): it reads the name, binds it nowhere, and no other cell of the notebook
+    (``cells``: number, code, where) defines it either."""
+    tree = _parse(source)
+    if tree is None or "display" in _bound_anywhere(tree):
+        return False
+    if not any(isinstance(n, ast.Name) and n.id == "display" and isinstance(n.ctx, ast.Load) for n in ast.walk(tree)):
+        return False
+    return not any("display" in top_level_names(code) for _number, code, _where in cells)
+
+
+@dataclass(frozen=True)
+class CellLabels:
+    """What the notes say to let a student find a cell: Jupyter shows no cell numbers."""
+
+    quotes: Mapping[int, str] = field(default_factory=dict)  # number -> its first line, "`net = Net()`…"
+    under: Mapping[int, str] = field(default_factory=dict)  # number -> the heading naming no exercise
+    # above it when a section (rule 4) took the cell, "`## Experiments`"
+
+    def ref(self, number: int, *more: str) -> str:
+        """``cell 8 (`net = Net()`…, more)``"""
+        parts = [part for part in (self.quotes.get(number, ""), *more) if part]
+        return f"cell {number}" + (f" ({', '.join(parts)})" if parts else "")
+
+    def refs(self, numbers: Sequence[int]) -> str:
+        if len(numbers) == 1:
+            return self.ref(numbers[0])
+        return "cells " + ", ".join(self.ref(n)[5:] for n in numbers)
+
+
+def _is_demo(code: str) -> bool:
+    """A cell that defines no function and no class: a demo, a check or a try-out, most likely."""
+    tree = _parse(code)
+    return tree is not None and not any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                                        for node in tree.body)
+
+
+def _plain(numbers: Sequence[int]) -> str:
+    return f"cell {numbers[0]}" if len(numbers) == 1 else "cells " + ", ".join(str(n) for n in numbers)
+
+
+def missing_name_notes(notebook: str, module: str, source: str, cells: Sequence[tuple[int, str, str]],
+                       own: Sequence[tuple[int, str]] = (), labels: CellLabels = CellLabels()) -> list[str]:
+    """A note per group of ``module``'s cells (``own``: number, code) that use names only
+    ``cells`` (number, code, where: the notebook's other cells) define: a NameError once graded.
+    The note names the cells (quoting their first line), says which cell defines each name, and
+    advises: move the definition, or, for a cell that only demonstrates (it defines nothing),
+    tag it ``skip``."""
+    found = names_defined_elsewhere(source, cells)
+    by_readers: dict[tuple[int, ...], list[Elsewhere]] = {}
+    for item in found:
+        by_readers.setdefault(tuple(reading_cells(item.name, own)), []).append(item)
+    codes = dict(own)
+    notes = []
+    for readers, items in sorted(by_readers.items()):
+        by_cell: dict[tuple[int, str], list[str]] = {}
+        for item in items:
+            by_cell.setdefault((item.cell, item.where), []).append(item.name)
+        defined = ", and ".join(f"{', '.join(names)}, defined only in {labels.ref(cell, where)}"
+                                for (cell, where), names in sorted(by_cell.items()))
+        several = len(readers) > 1
+        who = f"{module}: {labels.refs(readers)} use{'' if several else 's'}" if readers else f"{module} uses"
+        move = (f"move {'those definitions' if len(items) > 1 else 'that definition'} before the first "
+                f"exercise (or into {module}'s cells)")
+        # no "; " in a note: the report joins notes with it
+        note = (f"{notebook}: {who} {defined}. Graded, each exercise is its own module and only the cells "
+                f"before the first exercise are shared, so this is a NameError")
+        headings = [n for n in readers if n in labels.under]
+        if headings:  # a cell after the last exercise's heading, under "## Experiments": graded with it
+            note += (f". {_plain(headings).capitalize()} {'are' if len(headings) > 1 else 'is'} graded with "
+                     f"{module}: a heading naming no exercise ({labels.under[headings[0]]}) does not end a section")
+        if readers and all(_is_demo(codes[n]) for n in readers):
+            note += (f". If {_plain(readers)} {'are' if several else 'is'} only a demo, give "
+                     f"{'them' if several else 'it'} the cell tag `skip` (not graded then), else {move}")
+        else:
+            note += f": {move}"
+        notes.append(note)
+    return notes
 
 
 def eager_names(code: str) -> set[str]:
@@ -184,14 +266,15 @@ def used_before_defined(cells: Sequence[tuple[int, str]]) -> list[tuple[str, int
     return found
 
 
-def order_notes(notebook: str, module: str, cells: Sequence[tuple[int, str]]) -> list[str]:
+def order_notes(notebook: str, module: str, cells: Sequence[tuple[int, str]],
+                labels: CellLabels = CellLabels()) -> list[str]:
     """A note per pair of cells where one reads a name that only a later one defines."""
     by_pair: dict[tuple[int, int], list[str]] = {}
     for name, used, defined in used_before_defined(cells):
         by_pair.setdefault((used, defined), []).append(name)
     # no "; " in a note: the report joins notes with it
-    return [f"{notebook}: {module}: cell {used} uses {', '.join(names)} as it runs, but only cell {defined}, "
-            f"further down, defines {'them' if len(names) > 1 else 'it'}. Graded, the module runs top to bottom, "
-            f"so this is a NameError (it worked in Jupyter only because the cells ran in another order): "
-            f"move cell {defined} (or that definition) above cell {used}"
+    return [f"{notebook}: {module}: {labels.ref(used)} uses {', '.join(names)} as it runs, but only "
+            f"{labels.ref(defined)}, further down, defines {'them' if len(names) > 1 else 'it'}. Graded, the "
+            f"module runs top to bottom, so this is a NameError (it worked in Jupyter only because the cells ran "
+            f"in another order): move cell {defined} (or that definition) above cell {used}"
             for (used, defined), names in sorted(by_pair.items())]

@@ -16,8 +16,10 @@ Which exercise a code cell belongs to (the first rule that applies wins):
 4. **Markdown heading**: a markdown cell with a heading (``#`` to ``######``) whose text starts
    with the exercise's name (``## Exercise 2``, ``### Ex 2: LeNet``, ``## ex2_lenet``) opens a
    section: the code cells after it belong to that exercise until a heading names another exercise
-   (headings naming no exercise, such as ``### Try it``, do not end a section). A heading naming
-   an exercise the assignment does not have (``## Exercise 9``) opens a section that is not graded.
+   (headings naming no exercise, such as ``### Try it`` or a final ``## Experiments``, do not end a
+   section: a demo cell there is graded with the exercise above it, and the notes advise to tag
+   it ``skip`` when it needs another section's names). A heading naming an exercise the
+   assignment does not have (``## Exercise 9``) opens a section that is not graded.
 5. A notebook whose file name names an exercise (``ex2.ipynb``, ``ex2_lenet.ipynb``) starts in
    that exercise's section.
 
@@ -31,15 +33,22 @@ when the worker imports it: keep training runs and downloads out of graded cells
 ``skip``, or guard them with ``if __name__ == "__main__":``).
 A name a module uses that only a cell outside it defines (an import cell after the first exercise,
 a helper written under another exercise) would be a ``NameError`` once graded: the notes name it
-and its cell before anything runs (:mod:`autograder.notebook_names`).
+and its cell before anything runs (:mod:`autograder.notebook_names`). Notes number the cells from
+the top of the notebook, markdown cells included (Jupyter shows no numbers), and quote a cell's
+first line of code, ``cell 9 (`net = Net()`…)``, so that the student can find it.
 
-IPython syntax is never run: line magics and shell lines (``%matplotlib inline``, ``!pip install``,
-``x = !ls``, ``model?``) are commented out, and so is Colab's set-up (``from google.colab import
-drive``, ``drive.mount(...)``); a cell starting with ``%%time``, ``%%timeit``,
-``%%capture`` or ``%%prun`` keeps its Python body without the magic; any other cell magic
-(``%%bash``, ``%%html``, ...) drops the whole cell. ``from __future__`` imports are moved to the
-top of each module. Each copied cell is preceded by a comment ``# --- lab.ipynb, cell 4 ---`` so
-tracebacks can be traced back to the notebook.
+IPython syntax is never run: line magics and shell lines (``%matplotlib inline``, ``%timeit f()``,
+``!pip install``, ``x = !ls``, ``model?``) are commented out, and so is Colab's set-up (``from
+google.colab import drive``, ``drive.mount(...)``); a ``%time stmt`` line keeps ``stmt`` (IPython
+runs it in the notebook's namespace: ``%time r = resnet18()`` defines ``r``), in its place; a
+cell starting with ``%%time``, ``%%timeit``, ``%%capture`` or ``%%prun`` keeps its Python body
+without the magic; any other cell magic (``%%bash``, ``%%html``, ...) drops the whole cell
+(:mod:`autograder.notebook_cells`). ``from __future__`` imports are moved to the top of each
+module. Jupyter's ``display(...)``, a builtin of every kernel, is defined (:data:`DISPLAY`: it
+prints each object's repr) in a module whose cells call it when no cell of the notebook defines
+it. Each copied cell is preceded by a comment ``# --- lab.ipynb, cell 4 ---`` so tracebacks can be
+traced back to the notebook; the module's first line says which notebook it comes from
+(:func:`generated_from`), and its code lines have the same numbers with or without ``display``.
 
 Several notebooks in one submission are each converted this way; an exercise whose cells are in
 two of them is an error. A submission that also holds exercise ``.py`` files is graded from those
@@ -56,11 +65,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .notebook_cells import MAX_NOTEBOOK_BYTES, Cell, NotebookError, read_cells
-from .notebook_names import missing_name_notes, order_notes
+from .notebook_cells import (MAX_NOTEBOOK_BYTES, Cell, NotebookError, cell_magic, cell_quote, clean_ipython,
+                             read_cells, shorten, statement_starts)
+from .notebook_names import CellLabels, missing_name_notes, needs_display, order_notes, reading_cells
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "NotebookError", "Cell", "Conversion", "NotebookStaging", "read_cells",
-           "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks"]
+           "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks", "generated_from"]
 
 SKIP_TAGS = frozenset({"skip"})
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # their body is Python: keep it
@@ -73,9 +83,6 @@ _LOOKS_LIKE_EXERCISE = re.compile(r"ex\d+(?:_\w*)?")
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _HEADER_COMMENT = re.compile(r"^#\s*(?:%%\s*)?(.*)$")
 _FUTURE = re.compile(r"^from\s+__future__\s+import\s+.+$")
-_SHELL_ASSIGN = re.compile(r"^[\w.,\s()\[\]]+=\s*[!%]")
-_COLAB = re.compile(r"^(?:from\s+google\.colab\b|import\s+google\.colab\b|drive\.mount\s*\()")
-_HELP = re.compile(r"^(?:\?{1,2}[\w.]+|[\w.()\[\]]+\?{1,2})\s*$")
 
 
 @dataclass(frozen=True)
@@ -145,14 +152,15 @@ def _tagged(tags: Iterable[str], labels: dict[str, str]) -> str | None:
     return None
 
 
-def _heading_target(markdown: str, labels: dict[str, str]) -> str | None:
-    """The exercise named by the last heading of a markdown cell that names one, or None."""
-    target = None
+def _headings(markdown: str, labels: dict[str, str]) -> list[tuple[int, str, str | None]]:
+    """The headings of a markdown cell: (level, the heading as written, the exercise it names or None)."""
+    found = []
     for line in markdown.splitlines():
         match = _HEADING.match(line)
         if match:
-            target = _named(match.group(1), labels) or target
-    return target
+            found.append((len(line.strip()) - len(line.strip().lstrip("#")), line.strip(),
+                          _named(match.group(1), labels)))
+    return found
 
 
 def _header_target(code: str, labels: dict[str, str]) -> str | None:
@@ -162,71 +170,7 @@ def _header_target(code: str, labels: dict[str, str]) -> str | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# IPython syntax
-
-
-def _statement_starts(lines: Sequence[str]) -> list[bool]:
-    """For each line, whether it starts a new statement (not inside brackets, a string or after a
-    backslash), so that ``% 2`` continuing an expression is not taken for a magic."""
-    starts, depth, quote, continued = [], 0, "", False
-    for line in lines:
-        starts.append(depth == 0 and not quote and not continued)
-        i, continued = 0, False
-        while i < len(line):
-            ch = line[i]
-            if quote:
-                if ch == "\\":
-                    i += 2
-                    continue
-                if line.startswith(quote, i):
-                    i, quote = i + len(quote), ""
-                    continue
-            elif ch == "#":
-                break
-            elif ch in "\"'":
-                quote = ch * 3 if line.startswith(ch * 3, i) else ch
-                i += len(quote)
-                continue
-            elif ch in "([{":
-                depth += 1
-            elif ch in ")]}":
-                depth = max(0, depth - 1)
-            i += 1
-        if quote in ("'", '"'):  # a one-line string left open: a syntax error, not our business
-            quote = ""
-        continued = line.rstrip().endswith("\\") and not quote
-    return starts
-
-
-def _is_ipython_line(stripped: str) -> bool:
-    """IPython syntax, or Colab's own set-up (mounting Google Drive), which only runs in Colab."""
-    return (stripped.startswith(("%", "!")) or bool(_SHELL_ASSIGN.match(stripped))
-            or bool(_HELP.match(stripped)) or bool(_COLAB.match(stripped)))
-
-
-def _clean(code: str) -> tuple[str, int]:
-    """``code`` with IPython lines commented out (``pass`` keeps an indented block valid), and how
-    many lines that was."""
-    lines = code.split("\n")
-    count = 0
-    for i, (line, start) in enumerate(zip(lines, _statement_starts(lines))):
-        stripped = line.strip()
-        if start and stripped and _is_ipython_line(stripped):
-            indent = line[: len(line) - len(line.lstrip())]
-            lines[i] = f"{indent}{'pass  ' if indent else ''}# [notebook: IPython syntax, not run] {stripped}"
-            count += 1
-    return "\n".join(lines), count
-
-
-def _cell_magic(code: str) -> tuple[str, str, str]:
-    """(magic name, its argument line, the body) when the cell starts with ``%%``, else ("", "", code)."""
-    lines = code.split("\n")
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None or not lines[first].lstrip().startswith("%%"):
-        return "", "", code
-    head = lines[first].strip()[2:].split(None, 1)
-    name = head[0].lower() if head else ""
-    return name, head[1] if len(head) > 1 else "", "\n".join(lines[first + 1:])
+# %%writefile
 
 
 def _writefile_target(argument: str, module_names: Sequence[str]) -> str | None:
@@ -252,23 +196,28 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
     section = _named(Path(notebook).stem, labels)
     section = section if section != _UNKNOWN else None
     started = section is not None
+    opened_at, aside = 6, ""  # the level of the heading that opened the section, a heading naming none since
     shared: list[tuple[int, str]] = []
     chunks: dict[str, list[tuple[int, str]]] = {m: [] for m in module_names}
     outside, unknown, magic_lines, dropped_magic, skipped = [], [], [], [], []
     elsewhere: list[tuple[int, str, str]] = []  # cells no module gets: (number, code, why)
+    under: dict[int, str] = {}  # cell -> the heading naming no exercise it is under, still in a section
     for cell in cells:
         if cell.kind == "markdown":
-            target = _heading_target(cell.source, labels)
-            if target is not None:
-                section, started = target, True
+            for level, heading, target in _headings(cell.source, labels):
+                if target is not None:
+                    section, started, opened_at, aside = target, True, level, ""
+                elif section is not None and level <= opened_at:  # "## Experiments" after "## Exercise 6"
+                    text, cut = shorten(heading, 30)
+                    aside = f"`{text}`" + ("…" if cut else "")
             continue
         if cell.kind != "code" or not cell.source.strip():
             continue
         if SKIP_TAGS & {t.strip().lower() for t in cell.tags}:
             skipped.append(cell.number)
-            elsewhere.append((cell.number, _clean(cell.source)[0], "tagged skip, not graded"))
+            elsewhere.append((cell.number, clean_ipython(cell.source)[0], "tagged skip, not graded"))
             continue
-        magic, argument, body = _cell_magic(cell.source)
+        magic, argument, body = cell_magic(cell.source)
         target = _tagged(cell.tags, labels)
         if magic in WRITEFILE_MAGICS:  # the file it writes decides, whatever the tags say
             target = _writefile_target(argument, module_names)
@@ -281,9 +230,11 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
         target = target or _header_target(body, labels)
         if target is None:
             target = section
+            if aside:
+                under[cell.number] = aside
         else:
             started = True
-        code, count = _clean(body)
+        code, count = clean_ipython(body)
         if target is None and started:
             outside.append(cell.number)
             elsewhere.append((cell.number, code, "after the first exercise but in no exercise's section, "
@@ -297,10 +248,24 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
             magic_lines.append(cell.number)
         (shared if target is None else chunks[target]).append((cell.number, code))
 
-    modules = []
+    names = CellLabels({c.number: cell_quote(c.source) for c in cells if c.kind == "code"}, under)
+    modules, failing, displays = [], [], []  # failing first: the notes are capped in the report
     for module in module_names:
-        if chunks[module]:
-            modules.append((module, _assemble(notebook, module, shared, chunks[module])))
+        if not chunks[module]:
+            continue
+        own = shared + chunks[module]
+        others = sorted(elsewhere + [(n, code, f"in {other}'s cells") for other in module_names
+                                     if other != module for n, code in chunks[other]])
+        source = _assemble(notebook, module, shared, chunks[module])
+        if needs_display(source, others):
+            source = _assemble(notebook, module, shared, chunks[module], display=True)
+            users = reading_cells("display", own)
+            displays.append(f"{notebook}: {module}: {names.refs(users)} call{'' if len(users) > 1 else 's'} "
+                            f"display(), which Jupyter provides: the grader defines it at the top of {module} "
+                            f"(it prints each object's repr, as Jupyter's text output does)")
+        modules.append((module, source))
+        failing.extend(missing_name_notes(notebook, module, source, others, own, names))
+        failing.extend(order_notes(notebook, module, own, names))
     notes = []
     if shared and modules:
         notes.append(f"{notebook}: shared by every module: {_numbers([n for n, _ in shared])} (before the first "
@@ -320,23 +285,25 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
                      f"{_numbers(magic_lines)}")
     if dropped_magic:
         notes.append(f"{notebook}: not graded: {', '.join(dropped_magic)} (a cell magic that is not Python)")
-    failing = []  # first: the notes are capped in the report
-    for module, source in modules:
-        others = [(n, code, f"in {other}'s cells") for other in module_names if other != module
-                  for n, code in chunks[other]]
-        failing.extend(missing_name_notes(notebook, module, source, sorted(elsewhere + others)))
-        failing.extend(order_notes(notebook, module, shared + chunks[module]))
-    return Conversion(notebook, tuple(modules), tuple(failing + notes))
+    return Conversion(notebook, tuple(modules), tuple(failing + displays + notes))
 
 
-def _assemble(notebook: str, module: str, shared: list[tuple[int, str]], own: list[tuple[int, str]]) -> str:
+# Jupyter's display(), for a module whose cells call it: on the module's blank third line, so that
+# no line of the student's code moves. Jupyter shows an object's text output as its repr.
+DISPLAY = ('def display(*objs, **kwargs): print(*map(repr, objs), sep="\\n") if objs else None  '
+           '# Jupyter\'s display(), added by the grader')
+GENERATED = "generated by the autograder from the code cells of"  # in the first line of every module
+
+
+def _assemble(notebook: str, module: str, shared: list[tuple[int, str]], own: list[tuple[int, str]],
+              display: bool = False) -> str:
     future: list[str] = []
-    parts = [f"# {module}: generated by the autograder from the code cells of {notebook}\n"
+    parts = [f"# {module}: {GENERATED} {notebook}\n"
              f"# (the shared cells first, then this exercise's cells, in notebook order).\n"]
     for label, chunk in [("shared", c) for c in shared] + [("", c) for c in own]:
         number, code = chunk
         lines = code.split("\n")
-        for i, (line, start) in enumerate(zip(lines, _statement_starts(lines))):
+        for i, (line, start) in enumerate(zip(lines, statement_starts(lines))):
             if start and _FUTURE.match(line):
                 if line.strip() not in future:
                     future.append(line.strip())
@@ -344,7 +311,20 @@ def _assemble(notebook: str, module: str, shared: list[tuple[int, str]], own: li
         parts.append(f"# --- {notebook}, cell {number}{' (shared)' if label else ''} ---\n"
                      + "\n".join(lines).rstrip() + "\n")
     head = "\n".join(future) + "\n" if future else ""
-    return parts[0] + head + "\n" + "\n".join(parts[1:])
+    return parts[0] + head + (DISPLAY if display else "") + "\n" + "\n".join(parts[1:])
+
+
+def generated_from(module: Path) -> str | None:
+    """The notebook a module file was generated from (its first line says so), or None: for
+    messages that should give a notebook's advice ("tag the cell `skip`") rather than a module's."""
+    try:
+        with open(module, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(1000)
+    except OSError:
+        return None
+    name = Path(module).name
+    prefix = f"# {name}: {GENERATED} "
+    return (first[len(prefix):].strip() or None) if first.startswith(prefix) else None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import pytest
 
 from autograder.client import WorkerClient
 from autograder.errors import WorkerTimeout
+from autograder.notebooks import generated_from
 from autograder.outcomes import FEEDBACK_CAP, classify
 from autograder.proxy import LIBRARIES, StudentNamespace
 from autograder.results import Outcome, TestResult, Visibility
@@ -86,6 +87,14 @@ class GradingPlugin:
         self.import_timeouts: dict[str, str] = {}  # module -> why its import ran out of time (this run)
         self.spent: dict[str, float] = {}  # exercise -> seconds its tests have taken so far
         self._cifar10: Any = None  # loaded once per run, or the reason it is not available
+        self._notebooks: dict[str, str] | None = None
+
+    def notebooks(self) -> dict[str, str]:
+        """``{module: notebook}`` for the modules generated from a notebook's cells (read once)."""
+        if self._notebooks is None:
+            found = {m: generated_from(Path(self.cfg.modules_dir) / f"{m}.py") for m in self.cfg.modules}
+            self._notebooks = {m: nb for m, nb in found.items() if nb}
+        return self._notebooks
 
     def emit(self, message: dict) -> None:
         self.stream.write(json.dumps(message) + "\n")
@@ -139,7 +148,7 @@ class GradingPlugin:
                                         f"{limits.run_seconds:g} s (calls into your code kept running out of time)")
         request.node.stash[_CLIENT] = client
         try:
-            yield StudentNamespace(client, self.cfg.modules, self.import_timeouts)
+            yield StudentNamespace(client, self.cfg.modules, self.import_timeouts, self.notebooks())
         finally:
             client.close()
 

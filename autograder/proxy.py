@@ -105,7 +105,8 @@ class StudentNamespace:
     """``student.<module>`` imports that exercise module in the worker and returns its proxy;
     ``student.torch``, ``student.torchvision`` and ``student.tools`` are the worker's libraries."""
 
-    def __init__(self, client: WorkerClient, modules: tuple[str, ...], timed_out: dict[str, str] | None = None):
+    def __init__(self, client: WorkerClient, modules: tuple[str, ...], timed_out: dict[str, str] | None = None,
+                 notebooks: dict[str, str] | None = None):
         client.handle_factory = make_factory(client)
         self._client = client
         self._allowed = modules  # the manifest's exercise modules, e.g. ("ex1_shapes", "ex2_lenet")
@@ -113,6 +114,7 @@ class StudentNamespace:
         # modules whose import ran out of time in an earlier test of this run (shared by the run's
         # tests): importing runs the same top-level code again, so it is not waited for again
         self._timed_out = timed_out if timed_out is not None else {}
+        self._notebooks = notebooks or {}  # module -> the notebook its cells come from
 
     def __getattr__(self, name: str) -> Proxy:
         if name in LIBRARIES and name not in self._modules:
@@ -131,10 +133,14 @@ class StudentNamespace:
             except WorkerTimeout as exc:
                 if dead_already:
                     raise
+                advice = (f"every cell of {self._notebooks[name]} that goes into {name}.py runs when the "
+                          "grader imports it: give the cells that train, plot, download or run a demo the "
+                          "cell tag `skip`" if name in self._notebooks else
+                          f"code at the top level of {name}.py runs when the grader imports it: put "
+                          "training, plots or downloads under `if __name__ == \"__main__\":`")
                 self._timed_out[name] = (
-                    f"{exc.reason}. Code at the top level of {name}.py runs when the grader imports it: "
-                    "put training, plots or downloads under `if __name__ == \"__main__\":` (this import "
-                    "timed out once, so the later tests of this run fail at once instead of waiting again)")
+                    f"{exc.reason}. {advice[0].upper()}{advice[1:]} (this import timed out once, so the "
+                    "later tests of this run fail at once instead of waiting again)")
                 raise WorkerTimeout(self._timed_out[name]) from None
         module = self._modules[name]
         if isinstance(module, StudentError):

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from autograder import fastpath  # noqa: E402
-from autograder.accuracy import load_specs, train_and_score  # noqa: E402
+from autograder.accuracy import data_shortfall, load_specs, train_and_score  # noqa: E402
 from autograder.data import data_dir_from_env, load  # noqa: E402
 
 SPECS = REPO / "grading_tests" / "accuracy.toml"
@@ -134,6 +134,8 @@ def main() -> None:
     for name, spec in load_specs(SPECS).items():
         if spec.profile != args.profile or (args.only and name != args.only):
             continue
+        if reason := data_shortfall(spec, data):  # a threshold calibrated on a fragment means nothing
+            parser.error(f"[{name}] {reason}")
         inits = [k for k in args.inits.split(",") if k] if spec.model != "resnet18_transfer" else ["default"]
         unknown = [k for k in inits if k not in INITS]
         if unknown:

@@ -283,6 +283,10 @@ ex5_num_classes = st.integers(min_value=2, max_value=6)
 #: Seeds for the weights and data of one example (a ``torch.Generator`` per example).
 ex5_seeds = st.integers(min_value=0, max_value=2**31 - 1)
 
+#: Scales of the last layer's weights: 1 for losses around 1, 40 for losses of 10 to 100 (a loss
+#: capped or clipped on its way into the epoch's mean shows only there).
+ex5_logit_scales = st.sampled_from([1.0, 40.0])
+
 
 @st.composite
 def cosine_lr_args(draw):

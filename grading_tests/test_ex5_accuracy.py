@@ -2,8 +2,10 @@
 
 The worker trains the student's model with the student's ``train_one_epoch`` (and checks its own
 ``evaluate``) on the training set; it predicts the test images without ever seeing a test label,
-and the accuracy is scored here. Without data, without the profile's device, or without
-pretrained weights a test is *not graded*, with the reason: never passed, never a silent zero.
+and the accuracy is scored here. Without data, with data short of the full data set (fewer images
+than the spec's ``train_images``/``test_images``, CIFAR-10's 50,000 and 10,000 unless it says
+otherwise, or a class missing), without the profile's device, or without pretrained weights a test
+is *not graded*, with the reason: never passed, never a silent zero, never the student's fault.
 Thresholds and their evidence: ``accuracy.toml`` next to this file.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.accuracy import VALIDATION_SIZE, load_specs, train_and_score
+from autograder.accuracy import VALIDATION_SIZE, data_shortfall, load_specs, train_and_score
 from autograder.testing import not_graded
 
 pytestmark = [pytest.mark.exercise("ex5"), pytest.mark.accuracy,
@@ -46,6 +48,8 @@ def test_model_reaches_minimum_cifar10_accuracy(student, accuracy_profile, reque
     if spec.model == "resnet18_transfer" and (reason := _imagenet_weights_available()):
         not_graded(reason)
     data = request.getfixturevalue("cifar10")
+    if reason := data_shortfall(spec, data):  # a wrong --data-dir: the TA's to fix, not the student's
+        not_graded(reason)
     device = "cuda" if spec.profile == "gpu" else "cpu"
 
     result = train_and_score(student, spec, data, device, seed=0, threads=os.cpu_count() or 1)

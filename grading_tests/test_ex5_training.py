@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
-from strategies import cosine_lr_args, ex5_epoch_sizes, ex5_num_classes, ex5_seeds
+from strategies import cosine_lr_args, ex5_epoch_sizes, ex5_logit_scales, ex5_num_classes, ex5_seeds
 
 from autograder.testing import StudentError, call_keep, student_raises, type_name
 
@@ -551,6 +552,19 @@ def test_train_one_epoch_sets_train_mode(student):
         f"{what}: in {mixed} of the {len(log)} forward passes the model's layers were still in eval mode "
         "while the model itself was in train mode. model.training = True changes only the model's own "
         "flag; model.train() switches every layer (batch norm and dropout included)")
+    # every batch, a last batch of a single sample included (no batch norm here, so it can train)
+    x, y = _data(9, seed=103)
+    net = _worker_mlp(student, _random_state(batch_norm=False, seed=104), batch_norm=False)
+    probe = student.tools.Probe(net)
+    loader = student.tools.RecordingLoader(x, y, 4)
+    optimizer = student.torch.optim.SGD(call_keep(net.parameters), **opt_kwargs)
+    call_keep(student.ex5_training.train_one_epoch, probe, loader, student.torch.nn.CrossEntropyLoss(), optimizer)
+    what = _epoch_text(9, 4, opt_kwargs, batch_norm=False)
+    modes = [mode for _, mode in probe.log]
+    assert modes and all(mode is True for mode in modes), (
+        f"{what}: the model was in train mode for the forward passes {modes} (True: train mode). Every "
+        "batch trains in train mode, a batch of one included: batch norm's \"Expected more than 1 value "
+        "per channel\" is avoided by the DataLoader's drop_last=True, not by switching to eval mode")
 
 
 @pytest.mark.points(1)
@@ -678,13 +692,15 @@ def _mean_loss_diagnosis(value: float, expected: float, losses: list[float], siz
 
 @pytest.mark.points(1)
 @settings(max_examples=8, **_EXAMPLES)
-@example(sizes=(10, 4), seed=0)
-@example(sizes=(5, 8), seed=1)
-@given(sizes=ex5_epoch_sizes, seed=ex5_seeds)
-def test_train_one_epoch_returns_mean_loss_per_sample(student, sizes, seed):
+@example(sizes=(10, 4), seed=0, scale=1.0)
+@example(sizes=(5, 8), seed=1, scale=1.0)
+@example(sizes=(7, 3), seed=2, scale=40.0)
+@given(sizes=ex5_epoch_sizes, seed=ex5_seeds, scale=ex5_logit_scales)
+def test_train_one_epoch_returns_mean_loss_per_sample(student, sizes, seed, scale):
     n, batch_size = sizes
-    opt_kwargs = dict(lr=0.1, momentum=0.9)
+    opt_kwargs = dict(lr=0.1 / scale**2, momentum=0.9)
     state = _random_state(batch_norm=False, seed=seed)
+    state["2.weight"] = state["2.weight"] * scale  # losses of 10 to 100 with scale 40
     x, y = _data(n, seed + 1)
     net = _worker_mlp(student, state, batch_norm=False)
     result, _ = _student_epoch(student, net, x, y, batch_size, opt_kwargs, keep=False)
@@ -1042,8 +1058,40 @@ def _code_checkpoint() -> bytes:
 _CODE_CHECKPOINT = _code_checkpoint()
 
 
+def _gpu_checkpoint(state: dict[str, torch.Tensor]) -> bytes | None:
+    """``torch.save(state)`` as a GPU machine writes it: every tensor tagged ``cuda:0`` (made
+    here without a GPU). None where this torch has no ``location_tag`` to tag them with."""
+    if not callable(getattr(torch.serialization, "location_tag", None)):
+        return None
+    buffer = io.BytesIO()
+    with mock.patch.object(torch.serialization, "location_tag", lambda storage: "cuda:0"):
+        torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def _gpu_checkpoint_note(student, model) -> str:
+    """Advice, not points: does a checkpoint written on a GPU (Colab, the course's cluster) load on
+    a CPU-only machine (``map_location="cpu"``)? Many correct loops leave map_location out, and
+    on one machine nothing goes wrong, so a miss costs nothing; the student reads why it matters.
+    Where the worker has CUDA, nothing tells the two apart: no note."""
+    data = _gpu_checkpoint(_random_state(seed=324))
+    if data is None or student.torch.cuda.is_available():
+        return ""
+    student.tools.write_bytes("gpu.pt", data)
+    try:
+        student.ex5_training.load_checkpoint(model, "gpu.pt")
+    except StudentError as exc:
+        if "CUDA" not in exc.message:
+            raise
+        return ("Passed, with one piece of advice (no points taken): a state_dict file written on a GPU "
+                f"machine made load_checkpoint raise {exc.type_name} here, on a CPU-only one. A checkpoint "
+                "remembers the device of every tensor: torch.load(path, map_location=\"cpu\", "
+                "weights_only=True) loads it anywhere, and load_state_dict copies the values to the model")
+    return ""
+
+
 @pytest.mark.points(1)
-def test_load_checkpoint_loads_in_place_and_returns_the_model(student):
+def test_load_checkpoint_loads_in_place_and_returns_the_model(student, record_property):
     saved, other = _random_state(seed=321), _random_state(seed=322)
     source = _worker_mlp(student, saved)
     path = "weights.pt"
@@ -1096,3 +1144,5 @@ def test_load_checkpoint_loads_in_place_and_returns_the_model(student):
         "load_checkpoint(model, 'code.pt') ran code hidden in the file's pickle (it created a file): "
         "load with torch.load(path, map_location='cpu', weights_only=True), which refuses anything "
         "but tensors and plain containers; weights_only=False executes whatever the file says")
+    if note := _gpu_checkpoint_note(student, model):
+        record_property("feedback", note)

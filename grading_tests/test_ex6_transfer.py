@@ -366,8 +366,10 @@ def test_resnet18_transfer_finetune_layer4(student):
 @pytest.mark.points(1)
 def test_resnet18_transfer_invalid_finetune_raises(student):
     student.tools.forbid_downloads()
-    for bad in ("layer3", "all", "layer"):
-        what = f"resnet18_transfer(num_classes=3, weights=None, finetune={bad!r})"
+    # anything but "fc" and "layer4": no default for a missing value, no prefix match
+    for bad in ("layer3", "all", "layer", "", None, 1, "fc_only", "layer4x"):
+        what = (f"resnet18_transfer(num_classes=3, weights=None, finetune={bad!r}) (only \"fc\" and "
+                "\"layer4\" are valid: check `finetune in (\"fc\", \"layer4\")`)")
         with student_raises("ValueError", what):
             student.ex6_transfer.resnet18_transfer(num_classes=3, weights=None, finetune=bad)
 
@@ -498,7 +500,7 @@ def test_resnet18_transfer_frozen_get_no_gradient(student):
 # "temperature" is a parameter of the model itself, not of a layer: model.children() misses it
 _SMALL_NAMES = ("temperature", "0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias")
 _SMALL_TEXT = ("Sequential(Conv2d(3, 4, 3), BatchNorm2d(4), ReLU(), Flatten(), Linear(4, 2)) with a parameter "
-               "of its own, model.temperature")
+               "of its own, model.temperature, and the Linear's weight tied to a second module, model.tied")
 
 
 def _small_model(student, mask: list[bool]):
@@ -506,6 +508,9 @@ def _small_model(student, mask: list[bool]):
     nn = student.torch.nn
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
     model.register_parameter("temperature", call_keep(nn.Parameter, torch.ones(1)))
+    tied = nn.Module()  # the same Parameter object in two modules (tied weights): listed once by parameters()
+    tied.register_parameter("weight", call_keep(model[4].get_parameter, "weight"))
+    model.add_module("tied", tied)
     student.tools.set_trainable(model, [n for n, m in zip(_SMALL_NAMES, mask) if m])
     return model
 
@@ -537,7 +542,9 @@ def test_trainable_parameters_exactly_requires_grad(student, mask):
                     "of the model")
         raise AssertionError(f"{what} must return the model's own Parameter objects, but {hint}")
     assert len(names) == len(set(names)), (
-        f"{what} returned some parameters more than once ({names}): each trainable parameter once"
+        f"{what} returned some parameters more than once ({names}): each trainable parameter once. "
+        "model.parameters() lists a parameter shared by two modules once; walking model.modules() or "
+        "named_parameters(remove_duplicate=False) finds it twice, and the optimizer would update it twice"
     )
     assert sorted(names) == expected, (
         f"{what} returned the parameters {sorted(names)}, expected exactly those with "
@@ -546,6 +553,16 @@ def test_trainable_parameters_exactly_requires_grad(student, mask):
     flags = student.tools.param_flags(model)
     assert flags == dict(zip(_SMALL_NAMES, mask)), (
         f"{what} changed requires_grad of the model's parameters (now {flags}): it must only read them"
+    )
+    # the flags as they are now, on every call (gradual unfreezing changes them between calls)
+    flipped = [not m for m in mask]
+    student.tools.set_trainable(model, [n for n, m in zip(_SMALL_NAMES, flipped) if m])
+    again = student.tools.names_of(model, call_keep(student.ex6_transfer.trainable_parameters, model))
+    assert sorted(n for n in again if n) == sorted(n for n, m in zip(_SMALL_NAMES, flipped) if m), (
+        f"{what}, then again after the flags were flipped on the same model (now requires_grad is True for "
+        f"{', '.join(n for n, m in zip(_SMALL_NAMES, flipped) if m) or 'no parameter'}): the second call "
+        f"returned {sorted(n for n in again if n)}. Read requires_grad on every call: no result kept from an "
+        "earlier call (a cache keyed by the model, a module-level list)"
     )
 
 

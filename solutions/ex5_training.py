@@ -259,7 +259,10 @@ def load_checkpoint(model: nn.Module, path: str) -> nn.Module:
     Args:
         model: a network of the same architecture as the saved one; its weights are replaced in
             place.
-        path: a file written by ``save_checkpoint`` (``torch.save(model.state_dict(), path)``).
+        path: a file written by ``save_checkpoint`` (``torch.save(model.state_dict(), path)``),
+            on this machine or on a GPU machine: it should load on a CPU-only one too
+            (``map_location="cpu"``; without it, torch.load puts each tensor back on the GPU it
+            came from and fails where there is none).
 
     Returns:
         ``model`` itself, now holding the saved weights (so that

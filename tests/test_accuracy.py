@@ -29,6 +29,8 @@ batch_size = 16
 max_lr = 0.02
 crop_padding = 0
 threshold = 0.8
+train_images = 400        # the synthetic data set below, not CIFAR-10's 50,000 and 10,000
+test_images = 100
 """
 
 
@@ -49,10 +51,14 @@ def synthetic_cifar(tmp_path_factory):
 
 @pytest.fixture
 def accuracy_suite(tmp_path, repo):
+    return make_suite(tmp_path, repo, TINY_SPEC)
+
+
+def make_suite(tmp_path, repo, spec):
     suite = tmp_path / "suite"
     suite.mkdir()
     shutil.copyfile(repo / "grading_tests" / "test_ex5_accuracy.py", suite / "test_ex5_accuracy.py")
-    (suite / "accuracy.toml").write_text(TINY_SPEC)
+    (suite / "accuracy.toml").write_text(spec)
     (tmp_path / "assignment.toml").write_text(textwrap.dedent(f"""
         [assignment]
         name = "accuracy"
@@ -111,6 +117,43 @@ def test_an_evaluate_that_disagrees_with_the_predictions_fails(repo, accuracy_su
 def test_without_data_the_accuracy_test_is_not_graded(repo, accuracy_suite, tmp_path):
     test = run(repo / "solutions", accuracy_suite, tmp_path, None)
     assert test.outcome is Outcome.NOT_GRADED and "CIFAR10_DIR" in test.feedback and test.score == 0
+
+
+def test_a_data_set_short_of_the_specs_is_not_graded(repo, tmp_path, synthetic_cifar):
+    """The audit's case: --data-dir at a 500-image sample. The spec expects CIFAR-10's sizes (no
+    train_images/test_images: the defaults), so nothing is trained and no student is failed."""
+    spec = "\n".join(line for line in TINY_SPEC.splitlines() if not line.startswith(("train_images", "test_images")))
+    test = run(repo / "solutions", make_suite(tmp_path, repo, spec), tmp_path, synthetic_cifar)
+    assert test.outcome is Outcome.NOT_GRADED and test.score == 0, (test.outcome, test.feedback)
+    assert (f"CIFAR-10 at {synthetic_cifar.resolve()} has 400 training and 100 test images, expected 50,000 and "
+            "10,000: point --data-dir at the full data set") in test.feedback, test.feedback
+    assert "Loss per epoch" not in test.feedback  # not trained at all
+
+
+def test_a_data_set_without_a_class_is_not_graded(repo, accuracy_suite, tmp_path, synthetic_cifar):
+    data = tmp_path / "no_trucks"
+    shutil.copytree(synthetic_cifar, data)
+    for path in (data / "test" / "truck").iterdir():
+        path.unlink()
+    test = run(repo / "solutions", accuracy_suite, tmp_path, data)
+    assert test.outcome is Outcome.NOT_GRADED and test.score == 0, (test.outcome, test.feedback)
+    assert (f"CIFAR-10 at {data.resolve()} has 400 training and 90 test images, expected 400 and 100; no test "
+            "images of truck: point --data-dir at the full data set") in test.feedback, test.feedback
+
+
+def test_the_shipped_specs_expect_the_full_cifar10(repo):
+    from autograder.accuracy import load_specs
+
+    specs = load_specs(repo / "grading_tests" / "accuracy.toml")
+    assert specs and all((s.train_images, s.test_images) == (50_000, 10_000) for s in specs.values())
+
+
+def test_a_spec_with_no_images_is_refused(tmp_path):
+    from autograder.accuracy import load_specs
+
+    (tmp_path / "accuracy.toml").write_text(TINY_SPEC.replace("train_images = 400", "train_images = 0"))
+    with pytest.raises(ValueError, match=r"\[cpu_lenet\] train_images must be a positive number"):
+        load_specs(tmp_path / "accuracy.toml")
 
 
 @pytest.mark.skipif(not os.environ.get("CIFAR10_DIR"), reason="CIFAR10_DIR not set (real CIFAR-10 needed)")

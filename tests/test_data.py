@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autograder.data import CLASSES, DataError, Layout, load, locate
+from autograder.data import CLASSES, Counts, DataError, Layout, count_images, describe, load, locate, shortfall
 
 
 def make_batches(root, per_batch=4, test=5):
@@ -26,12 +26,12 @@ def make_batches(root, per_batch=4, test=5):
     return folder
 
 
-def make_image_folder(root, per_class=2, suffix=".png"):
+def make_image_folder(root, per_class=2, suffix=".png", test_per_class=None):
     rng = np.random.default_rng(1)
     for split in ("train", "test"):
         for name in CLASSES:
             (root / split / name).mkdir(parents=True)
-            for i in range(per_class):
+            for i in range(per_class if split == "train" or test_per_class is None else test_per_class):
                 pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(root / split / name / f"{i:04d}{suffix}")
     return root
@@ -177,14 +177,90 @@ def test_download_refuses_an_archive_with_the_wrong_checksum(tmp_path, archive_s
         download(tmp_path / "root")
 
 
-def test_grade_data_info_says_what_was_found_where(tmp_path):
+def data_info(*args):
     import subprocess
     import sys
 
-    make_batches(tmp_path / "data")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "autograder.cli", "data", "info", *map(str, a)],  # noqa: E731
-                                    capture_output=True, text=True)
-    ok = run("--data-dir", tmp_path / "data", "--cache-dir", tmp_path / "cache")
-    assert ok.returncode == 0 and "cifar-10-batches-py" in ok.stdout and "not built yet" in ok.stdout
-    missing = run("--data-dir", tmp_path / "cache")
+    return subprocess.run([sys.executable, "-m", "autograder.cli", "data", "info", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_grade_data_info_says_what_was_found_where(tmp_path):
+    folder = make_batches(tmp_path / "data")
+    small = data_info("--data-dir", tmp_path / "data", "--cache-dir", tmp_path / "cache")
+    # What was found is said (stdout), and that it is not the full data set: an error, exit 2.
+    assert "cifar-10-batches-py" in small.stdout and "not built yet" in small.stdout, small.stdout
+    assert "images: 20 training, 5 test" in small.stdout, small.stdout
+    assert small.returncode == 2, (small.returncode, small.stdout, small.stderr)
+    stderr = " ".join(small.stderr.split())
+    assert f"CIFAR-10 at {folder.resolve()} has 20 training and 5 test images, expected 50,000 and 10,000" in stderr
+    assert "point --data-dir at the full data set" in stderr  # (random labels: some classes have none, also said)
+    missing = data_info("--data-dir", tmp_path / "cache")
     assert missing.returncode == 2 and "expected one of" in missing.stderr
+
+
+def test_grade_data_info_warns_about_an_incomplete_image_folder(tmp_path):
+    """The audit's case: a 500-image sample in the image-folder layout is found, and said to be unusable."""
+    make_image_folder(tmp_path / "sample", per_class=40, test_per_class=10)
+    info = data_info("--data-dir", tmp_path / "sample", "--cache-dir", tmp_path / "cache")
+    assert "found: image-folder" in info.stdout and "(500 files)" in info.stdout, info.stdout
+    assert "images: 400 training, 100 test (40 and 10 in each of the 10 classes)" in info.stdout, info.stdout
+    assert info.returncode == 2
+    assert (f"CIFAR-10 at {(tmp_path / 'sample').resolve()} has 400 training and 100 test images, expected "
+            "50,000 and 10,000: point --data-dir at the full data set") in " ".join(info.stderr.split()), info.stderr
+    assert not (tmp_path / "cache").exists()  # nothing decoded, nothing cached
+
+
+@pytest.mark.skipif(not os.environ.get("CIFAR10_DIR"), reason="CIFAR10_DIR not set (real CIFAR-10 needed)")
+def test_grade_data_info_accepts_the_full_cifar10(tmp_path):
+    info = data_info("--data-dir", os.environ["CIFAR10_DIR"], "--cache-dir", tmp_path / "cache")
+    assert info.returncode == 0, info.stderr
+    assert "images: 50,000 training, 10,000 test (5,000 and 1,000 in each of the 10 classes)" in info.stdout
+
+
+def test_images_are_counted_without_decoding_any(tmp_path, monkeypatch):
+    import autograder.data as data_module
+
+    make_image_folder(tmp_path / "folder", per_class=3, test_per_class=1)
+    (tmp_path / "folder" / "train" / "cat" / "notes.txt").write_text("not an image")
+    make_batches(tmp_path / "batches")
+    monkeypatch.setattr(data_module, "_decode_image", lambda *_: pytest.fail("decoded an image to count it"))
+    folder = locate(tmp_path / "folder")
+    assert count_images(folder) == Counts((3,) * 10, (1,) * 10) == folder.counts
+    batches = locate(tmp_path / "batches")
+    assert batches.counts is None
+    from_batches = count_images(batches, tmp_path / "cache")
+    assert sum(from_batches.train) == 20 and sum(from_batches.test) == 5
+    monkeypatch.undo()
+    data = load(tmp_path / "batches", cache_dir=tmp_path / "cache")
+    assert data.counts == from_batches
+    monkeypatch.setattr(data_module, "_read_batch", lambda *_: pytest.fail("read the batches although cached"))
+    assert count_images(batches, tmp_path / "cache") == from_batches  # from the cached labels
+    assert load(tmp_path / "folder", cache_dir=tmp_path / "cache").counts == folder.counts
+
+
+def test_shortfall_says_what_is_missing_and_what_to_do(tmp_path):
+    full = Counts((5000,) * 10, (1000,) * 10)
+    assert shortfall(full, tmp_path) is None
+    assert shortfall(Counts((6000,) * 10, (1000,) * 10), tmp_path) is None  # more is not less
+    assert shortfall(Counts((50,) * 10, (10,) * 10), tmp_path) == (
+        f"CIFAR-10 at {tmp_path} has 500 training and 100 test images, expected 50,000 and 10,000: "
+        "point --data-dir at the full data set")
+    assert shortfall(Counts((50,) * 10, (10,) * 10), tmp_path, train_images=500, test_images=100) is None
+    no_trucks = Counts((5000,) * 10, (1000,) * 9 + (0,))
+    assert shortfall(no_trucks, tmp_path) == (
+        f"CIFAR-10 at {tmp_path} has 50,000 training and 9,000 test images, expected 50,000 and 10,000; "
+        "no test images of truck: point --data-dir at the full data set")
+    lopsided = Counts((4000,) + (5200,) * 9, (1000,) * 10)  # enough in all, one class short
+    assert shortfall(lopsided, tmp_path) == (
+        f"CIFAR-10 at {tmp_path} has fewer than 5,000 training images of airplane (4,000): "
+        "point --data-dir at the full data set")
+
+
+def test_describe_lists_what_it_found_before_refusing_a_sample(tmp_path):
+    make_image_folder(tmp_path, per_class=1)
+    lines = []
+    with pytest.raises(DataError, match="has 10 training and 10 test images, expected 50,000 and 10,000"):
+        for line in describe(tmp_path, tmp_path / "cache"):
+            lines.append(line)
+    assert [line.split(":")[0] for line in lines] == ["data folder", "found", "images", "cache"]

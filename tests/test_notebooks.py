@@ -1,48 +1,20 @@
-"""Notebook submissions: which code cells become which exercise module, and grading them for real."""
+"""Notebook submissions: which code cells become which exercise module (graded end to end:
+test_notebook_grading.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import subprocess
-import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
+from notebook_builders import code, markdown, notebook, write_notebook
 
-from autograder.batch import BatchOptions, RowStatus, grade_batch
-from autograder.reporters import render_text
-from autograder.results import Report
-from autograder.notebooks import (MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_modules, read_cells,
-                                  split_cells, stage_notebooks)
-from autograder.runner import GradeInputError, grade, stage_modules
-from autograder.submissions import discover
+from autograder.notebook_cells import cell_quote
+from autograder.notebooks import (MAX_NOTEBOOK_BYTES, NotebookError, generated_from, notebook_to_modules,
+                                  read_cells, split_cells)
 
 MODULES = ("ex1_shapes.py", "ex2_lenet.py", "ex3_vgg.py")
-
-
-def code(source: str, *tags: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": list(tags)} if tags else {},
-            "outputs": [], "source": source.splitlines(keepends=True)}
-
-
-def markdown(source: str) -> dict:
-    return {"cell_type": "markdown", "metadata": {}, "source": source}
-
-
-def notebook(*cells: dict, language: str = "python") -> dict:
-    return {"nbformat": 4, "nbformat_minor": 5, "cells": list(cells),
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": language, "name": "python3"},
-                         "language_info": {"name": language}}}
-
-
-def write_notebook(path, *cells: dict):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(notebook(*cells), indent=1))
-    return path
 
 
 def split(*cells: dict, name: str = "lab.ipynb"):
@@ -146,16 +118,20 @@ def test_names_defined_only_in_another_section_are_named_before_anything_runs():
         code("from math import *\nclass VGG(nn.Module):\n    pass\n"),  # a star import may define anything
         code("import torch\n", "skip"),  # cell 9
     )
-    ex2 = [n for n in notes if "ex2_lenet.py uses" in n]
-    assert len(ex2) == 1 and "helper, defined only in cell 2 (in ex1_shapes.py's cells)" in ex2[0], notes
+    ex2 = [n for n in notes if "ex2_lenet.py: cell 4" in n and "as it runs" not in n]
+    assert len(ex2) == 1 and ("ex2_lenet.py: cell 4 (`class Net(nn.Module):`…) uses helper, defined only in cell 2 "
+                              "(`def helper(n):`…, in ex1_shapes.py's cells)") in ex2[0], notes
     assert "NameError" in ex2[0] and "before the first exercise" in ex2[0]
+    assert "skip" not in ex2[0]  # cell 4 defines a class: graded code, not a demo to leave out
     assert not any("; " in n for n in notes)  # the report joins the notes with "; " and splits them again
     # in ex2's own cells, but in a later one than the class that needs nn as it is defined (its base
     # class); F is read only when forward runs, after the whole module: fine
-    order = [n for n in notes if "ex2_lenet.py: cell 4 uses" in n]
-    assert len(order) == 1 and "cell 4 uses nn as it runs, but only cell 6, further down, defines it" in order[0], notes
+    order = [n for n in notes if "ex2_lenet.py: cell 4" in n and "as it runs" in n]
+    assert len(order) == 1 and ("cell 4 (`class Net(nn.Module):`…) uses nn as it runs, but only cell 6 "
+                                "(`import torch.nn as nn`…), further down, defines it") in order[0], notes
     assert not any("uses F" in n or "uses nn," in n for n in notes), notes
-    assert not any("ex3_vgg.py uses" in n or "ex1_shapes.py uses" in n for n in notes), notes
+    assert not any(n.startswith(("lab.ipynb: ex3_vgg.py", "lab.ipynb: ex1_shapes.py")) and " uses " in n
+                   for n in notes), notes
 
 
 def test_cells_run_in_another_order_than_the_notebook_shows_are_named():
@@ -167,7 +143,8 @@ def test_cells_run_in_another_order_than_the_notebook_shows_are_named():
         code("k = 2\n"),  # binds the name a comprehension above uses as its own variable: no note
     )
     assert [n for n in notes if "uses" in n] == [
-        "lab.ipynb: ex1_shapes.py: cell 2 uses conv as it runs, but only cell 3, further down, defines it. "
+        "lab.ipynb: ex1_shapes.py: cell 2 (`SIZES = [conv(s) for s in range(1, 4)]`) uses conv as it runs, but "
+        "only cell 3 (`def conv(size):`…), further down, defines it. "
         "Graded, the module runs top to bottom, so this is a NameError (it worked in Jupyter only because the "
         "cells ran in another order): move cell 3 (or that definition) above cell 2"], notes
     namespace: dict = {}
@@ -186,9 +163,10 @@ def test_an_import_cell_outside_every_section_is_named_for_each_module_that_need
         markdown("## Exercise 4"),  # not in this assignment
         code("import torch\n"),  # cell 8
     )
-    assert any("ex1_shapes.py uses np, defined only in cell 4 (tagged skip, not graded)" in n for n in notes), notes
-    assert any("ex2_lenet.py uses torch, defined only in cell 8 (for an exercise this assignment does not have"
-               in n for n in notes), notes
+    assert any("ex1_shapes.py: cell 3 (`def area(r):`…) uses np, defined only in cell 4 (`import numpy as np`, "
+               "tagged skip, not graded)" in n for n in notes), notes
+    assert any("ex2_lenet.py: cell 6 (`def total(xs):`…) uses torch, defined only in cell 8 (`import torch`, for an "
+               "exercise this assignment does not have" in n for n in notes), notes
     assert not any("uses math" in n for n in notes)
 
 
@@ -197,7 +175,7 @@ def test_magics_and_shell_lines_are_commented_out_never_run(tmp_path):
     modules, notes = split(
         code(f"%matplotlib inline\n!touch {marker}\nimport math\nfiles = !ls\nmath?\n"
              "from google.colab import drive\ndrive.mount('/content/drive')\n"),  # Colab only
-        code("def f(n):\n    %time g()\n    s = ('%d'\n         % n)\n    return s\n", "ex1"),
+        code("def f(n):\n    %timeit g()\n    s = ('%d'\n         % n)\n    return s\n", "ex1"),
         code("%%time\nT = 1\n", "ex2"),
         code(f"%%bash\ntouch {marker}\n", "ex2"),
         code("%%writefile ex3_vgg.py\nV = 3\n"),
@@ -212,6 +190,108 @@ def test_magics_and_shell_lines_are_commented_out_never_run(tmp_path):
     assert not marker.exists()
     assert any("commented out (never run) in cells 1, 2" in n for n in notes)
     assert any("%%bash (cell 4)" in n and "%%writefile notes.txt (cell 6)" in n for n in notes)
+
+
+def test_a_time_line_magic_keeps_its_statement_and_timeit_does_not():
+    # IPython runs `%time stmt` in the notebook's namespace (as a %%time cell runs its body):
+    # `%time r = build()` defines r there, so the module must define it too
+    cell = ("def build():\n    return [1, 2]\n"
+            "%time r = build()\n"
+            "n = %time len(r)\n"
+            "def f():\n    %time return 7\n"
+            "%timeit t = build()\n"  # %timeit keeps no assignment in IPython either
+            "%time\n")  # nothing to run
+    modules, notes = split(code(cell, "ex1"))
+    source = modules["ex1_shapes.py"]
+    ns = run_module(source)
+    assert ns["r"] == [1, 2] and ns["n"] == 2 and ns["f"]() == 7 and "t" not in ns
+    lines = source.splitlines()
+    start = lines.index("# --- lab.ipynb, cell 1 ---") + 1
+    assert lines[start + 2: start + 6] == ["r = build()", "n = len(r)", "def f():", "    return 7"]  # same places
+    assert "# [notebook: IPython syntax, not run] %timeit t = build()" in source
+    assert any("commented out (never run) in cell 1" in n for n in notes)
+
+
+def test_display_is_provided_when_cells_call_it_and_line_numbers_do_not_move(capsys):
+    # display() is a builtin in every Jupyter kernel, a NameError in a plain module
+    cells = [code("from __future__ import annotations\nimport math\n"), markdown("## Exercise 2"),
+             code("class Net:\n    def __repr__(self):\n        return 'Net()'\n"),
+             code("# try it\nnet = Net()\ndisplay(net, 'two')\nraise ValueError(math.pi)\n")]
+    modules, notes = split(*cells)
+    plain, _ = split(*cells[:-1], code("# try it\nnet = Net()\nprint(net, 'two')\nraise ValueError(math.pi)\n"))
+    source = modules["ex2_lenet.py"]
+    assert source.splitlines()[2].startswith("from __future__")  # still first: the module compiles
+    with pytest.raises(ValueError) as info:
+        run_module(source)
+    assert capsys.readouterr().out == "Net()\n'two'\n"  # each object's repr, as Jupyter's text output
+    # the tracebacks' line numbers are those of the module without display(): nothing moved
+    line = info.traceback[-1].lineno + 1
+    assert source.splitlines()[line - 1] == "raise ValueError(math.pi)"
+    assert plain["ex2_lenet.py"].splitlines()[line - 1] == "raise ValueError(math.pi)"
+    assert len(source.splitlines()) == len(plain["ex2_lenet.py"].splitlines())
+    assert any("ex2_lenet.py: cell 4 (`net = Net()`…) calls display(), which Jupyter provides" in n
+               for n in notes), notes
+    assert "def display" not in plain["ex2_lenet.py"]
+
+
+def test_display_is_not_provided_when_a_cell_defines_it():
+    mine, _ = split(code("def display(x):\n    return 'mine'\n"), code("# ex1\nA = display(1)\n"))
+    assert run_module(mine["ex1_shapes.py"])["A"] == "mine"
+    assert mine["ex1_shapes.py"].count("def display") == 1
+    # defined in another exercise's cells: the cross-section note says so, no stand-in hides it
+    modules, notes = split(markdown("## Exercise 1"), code("def display(x):\n    return x\n"),
+                           markdown("## Exercise 2"), code("B = display(2)\n"))
+    assert "def display" not in modules["ex2_lenet.py"]
+    assert any("uses display, defined only in cell 2" in n for n in notes), notes
+
+
+def test_a_demo_cell_after_the_last_exercise_is_advised_to_be_tagged_skip():
+    # "## Experiments" names no exercise, so it does not end Exercise 2's section (rule 4): the
+    # demo cell below it is graded with ex2 and uses names from Exercise 1's section
+    modules, notes = split(
+        code("import math\n"),
+        markdown("## Exercise 1"), code("def helper(n):\n    return n\nLOADER = [1]\n"),
+        markdown("## Exercise 2"), code("class Net:\n    pass\n"),
+        markdown("## Experiments: train everything for real, slowly"),
+        code("# a quick run\nm = Net()\nprint(helper(3), LOADER)\n"),  # cell 7
+    )
+    assert "m = Net()" in modules["ex2_lenet.py"]  # the documented rule
+    note = next(n for n in notes if "ex2_lenet.py: cell 7" in n)
+    assert note.startswith("lab.ipynb: ex2_lenet.py: cell 7 (`m = Net()`…) uses LOADER, helper, defined only in "
+                           "cell 3 (`def helper(n):`…, in ex1_shapes.py's cells)"), note
+    assert ("Cell 7 is graded with ex2_lenet.py: a heading naming no exercise (`## Experiments: train`…) "
+            "does not end a section") in note
+    assert "If cell 7 is only a demo, give it the cell tag `skip` (not graded then), else move those" in note
+    assert "; " not in note
+    # a sub-heading under the exercise ("### Try it") is plainly part of it: no such remark
+    _, notes = split(markdown("## Exercise 1"), code("def helper(n):\n    return n\n"),
+                     markdown("## Exercise 2"), markdown("### Try it"), code("print(helper(1))\n"))
+    note = next(n for n in notes if "ex2_lenet.py: cell 5" in n)
+    assert "heading naming no exercise" not in note and "the cell tag `skip`" in note
+
+
+def test_notes_quote_the_first_line_of_code_of_each_cell_they_name():
+    assert cell_quote("# a comment\n\n  net = Net()\nprint(net)\n") == "`net = Net()`…"
+    assert cell_quote("x = 1") == "`x = 1`"
+    assert cell_quote("%%time\nfor builder in (vgg11, vgg16, vgg19, resnet18, resnet34):\n    pass") == (
+        "`for builder in (vgg11, vgg16, vgg19,`…")  # cut at a word's end
+    assert cell_quote("import torch; import numpy as np  # `np`") == "`import torch;import numpy as np # 'np'`"
+    assert cell_quote("# only a comment") == "`# only a comment`"
+    _, notes = split(markdown("## Exercise 1"), code("import os; import re\nSEP = os.sep\n"),
+                     markdown("## Exercise 2"), code("\n\nPATH = SEP.join(['alpha', 'beta', 'gamma', 'delta'])\n"))
+    note = next(n for n in notes if "uses SEP" in n)
+    assert "cell 4 (`PATH = SEP.join(['alpha', 'beta',`…) uses SEP, defined only in cell 2 " \
+           "(`import os;import re`…, in ex1_shapes.py's cells)" in note
+    assert "; " not in note
+
+
+def test_generated_modules_say_which_notebook_they_come_from(tmp_path):
+    path = write_notebook(tmp_path / "alice lab.ipynb", code("A = 1\n", "ex1"))
+    notebook_to_modules(path, MODULES, tmp_path / "out")
+    assert generated_from(tmp_path / "out" / "ex1_shapes.py") == "alice lab.ipynb"
+    (tmp_path / "ex2_lenet.py").write_text("# ex2_lenet.py: my LeNet\n")
+    assert generated_from(tmp_path / "ex2_lenet.py") is None
+    assert generated_from(tmp_path / "missing.py") is None
 
 
 def test_future_imports_move_to_the_top_of_each_module():
@@ -281,119 +361,3 @@ def test_two_notebooks_are_merged_unless_they_hold_the_same_exercise(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # staging (grade check) and discovery (grade batch)
-
-
-def test_staging_converts_a_notebook_only_folder_and_prefers_py_files(tmp_path, manifest):
-    folder = tmp_path / "nb"
-    write_notebook(folder / "lab.ipynb", code("import math\n"), code("A = 1\n", "ex1"))
-    notes: list[str] = []
-    assert stage_modules(folder, manifest, tmp_path / "staged", notes) == []
-    assert (tmp_path / "staged" / "ex1_shapes.py").is_file() and any("ex1_shapes.py from cell 2" in n for n in notes)
-
-    both = tmp_path / "both"
-    write_notebook(both / "lab.ipynb", code("A = 1\n", "ex1"))
-    (both / "ex2_lenet.py").write_text("B = 2\n")
-    assert stage_modules(both, manifest, tmp_path / "staged2") == ["lab.ipynb"]  # shown as ignored
-    assert sorted(p.name for p in (tmp_path / "staged2").iterdir()) == ["ex2_lenet.py"]
-    assert stage_notebooks(both, manifest.modules, tmp_path / "x").ignored == ("lab.ipynb",)
-
-
-def test_a_malformed_notebook_is_a_usage_error_for_grade_check(tmp_path, repo, manifest):
-    folder = tmp_path / "sub"
-    folder.mkdir()
-    (folder / "lab.ipynb").write_text("{not json")
-    with pytest.raises(GradeInputError, match="lab.ipynb is not a valid notebook"):
-        stage_modules(folder, manifest, tmp_path / "staged")
-    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "check", "ex1", "--submission", str(folder),
-                           "--tests", str(repo / "grading_tests")], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and "lab.ipynb is not a valid notebook" in proc.stderr, proc.stderr
-
-
-def test_discovery_finds_bare_notebooks_and_notebooks_in_folders_and_zips(tmp_path):
-    root = tmp_path / "subs"
-    write_notebook(root / "alice.ipynb", code("A = 1\n", "ex1"))
-    write_notebook(root / "bob" / "lab.ipynb", code("# ex2\nB = 2\n"))
-    write_notebook(tmp_path / "carol-src" / "lab.ipynb", markdown("## Exercise 1"), code("C = 3\n"))
-    with zipfile.ZipFile(root / "carol.zip", "w") as zf:
-        zf.write(tmp_path / "carol-src" / "lab.ipynb", "ex-cnn-carol/lab.ipynb")
-    (root / "dave.ipynb").write_text('{"cells": [')
-    (root / "erin").mkdir()
-    (root / "erin" / "ex1_shapes.py").write_text("E = 5\n")
-    write_notebook(root / "erin" / "lab.ipynb", code("E = 6\n", "ex1"))
-    found = {s.name: s for s in discover(root, MODULES, tmp_path / "work")}
-    assert sorted(found) == ["alice", "bob", "carol", "dave", "erin"]
-    assert (found["alice"].folder / "ex1_shapes.py").read_text().count("A = 1") == 1
-    assert "B = 2" in (found["bob"].folder / "ex2_lenet.py").read_text()
-    assert "C = 3" in (found["carol"].folder / "ex1_shapes.py").read_text()
-    assert not found["dave"].readable and "dave.ipynb is not a valid notebook" in found["dave"].problem
-    assert found["erin"].folder == root / "erin"  # .py files win; stage_modules reports the notebook
-    assert any("ex1_shapes.py from cell 1" in n for n in found["alice"].notes)
-
-    write_notebook(root / "alice.ipynb", code("A = 7\n", "ex2"))  # a resubmission: nothing stale stays
-    again = {s.name: s for s in discover(root, MODULES, tmp_path / "work")}
-    assert sorted(p.name for p in again["alice"].folder.iterdir()) == ["ex2_lenet.py"]
-
-
-# ---------------------------------------------------------------------------------------------
-# end to end: the reference solutions, pasted into a notebook, get full marks
-
-
-def solution_notebook(repo, path):
-    ex1 = (repo / "solutions" / "ex1_shapes.py").read_text()
-    ex2 = (repo / "solutions" / "ex2_lenet.py").read_text()
-    return write_notebook(
-        path,
-        markdown("# Lab 4: CNN image classification"),
-        code("%matplotlib inline\n!pip install torch\nimport torch\nfrom torch import nn\n"),
-        markdown("## Exercise 1: output sizes"),
-        code(ex1, "ex1"),
-        code("print(conv2d_output_size(32, 3, padding=1))\n", "skip"),
-        markdown("## Exercise 2: LeNet"),
-        code(ex2, "ex2"),
-        code("%%time\nfor epoch in range(100):\n    train_one_epoch(Net())\n", "skip"),
-    )
-
-
-def test_a_notebook_of_the_solutions_gets_full_marks(tmp_path, repo, manifest):
-    solution_notebook(repo, tmp_path / "sub" / "lab.ipynb")
-    report = grade(tmp_path / "sub", repo / "grading_tests", manifest, exercises=["ex1", "ex2"])
-    assert not report.grader_errors, report.grader_errors
-    assert report.score == report.max_score == 40, [(t.name, t.outcome, t.feedback) for t in report.tests]
-    assert "ignored_files" not in report.meta
-    assert "ex1_shapes.py from cell" in report.meta["notebook"]  # what went where, for the student
-    assert " uses " not in report.meta["notebook"]  # no false NameError warning on the real modules
-
-
-def test_grade_check_takes_a_notebook_file(tmp_path, repo):
-    path = solution_notebook(repo, tmp_path / "lab.ipynb")
-    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "check", "ex1", "--submission", str(path),
-                           "--tests", str(repo / "grading_tests"), "-f", "json"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    assert report["score"] == report["max_score"] == 20 and "ex1_shapes.py" in report["meta"]["notebook"]
-
-
-def test_batch_grades_a_bare_notebook_and_gives_a_broken_one_its_own_row(tmp_path, repo, manifest):
-    subs = tmp_path / "subs"
-    solution_notebook(repo, subs / "alice.ipynb")
-    (subs / "bob.ipynb").write_text('{"nbformat": 4, "cells": [}')
-    rows = {r.student: r for r in grade_batch(subs, tmp_path / "out", manifest,
-                                              BatchOptions(tests=repo / "grading_tests", exercises=("ex1", "ex2")))}
-    assert rows["alice"].status is RowStatus.GRADED and rows["alice"].total == 40, rows["alice"].reason
-    assert rows["bob"].status is RowStatus.UNREADABLE and "bob.ipynb is not a valid notebook" in rows["bob"].reason
-    with open(tmp_path / "out" / "grades.csv", newline="") as fh:
-        table = {row["student"]: row for row in csv.DictReader(fh)}
-    assert table["alice"]["total"] == "40" and table["bob"]["status"] == "unreadable"
-    # the student reads which cells became which module (and what was left out)
-    feedback = (tmp_path / "out" / "feedback" / "alice.md").read_text()
-    assert "> Your notebook:" in feedback and "ex2_lenet.py" in feedback
-
-
-def test_notebook_notes_are_shown_one_per_line():
-    report = Report(("ex2",), meta={"notebook": "lab.ipynb: ex2_lenet.py from cell 2; lab.ipynb: ex2_lenet.py uses nn, "
-                                                "defined only in cell 4 (tagged skip, not graded)"})
-    out = io.StringIO()
-    render_text(report, out, color=False)
-    assert "Your notebook:\n- lab.ipynb: ex2_lenet.py from cell 2\n- lab.ipynb: ex2_lenet.py uses nn" in out.getvalue()
-
