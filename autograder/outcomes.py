@@ -22,9 +22,13 @@ _VALUE_ERRORS = (TypeError, AttributeError, ValueError, IndexError, KeyError, Ru
 Verdict = tuple[Outcome, str, bool]  # outcome, feedback, grader_error
 
 
+#: Prefix of an exception note that names the student's call in words (testing.called_as).
+CALLED_AS = "called as: "
+
+
 def _smallest_input(exc: BaseException) -> str:
     for note in getattr(exc, "__notes__", ()) or ():
-        if isinstance(note, str) and note.startswith("Falsifying example"):
+        if isinstance(note, str) and note.startswith(("Falsifying example", "Falsifying explicit example")):
             inner = note[note.find("(") + 1: note.rfind(")")] if "(" in note else ""
             args = [line.strip().rstrip(",") for line in inner.splitlines() if line.strip()]
             args = [a for a in args if not a.startswith(("student=", "reference=", "self="))]
@@ -67,7 +71,10 @@ def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Ve
         return Outcome.ERROR, exc.reason, False
     if isinstance(exc, StudentError):
         text = f"your code raised {exc.type_name}: {exc.message}"
-        if exc.where:
+        calls = [n[len(CALLED_AS):] for n in getattr(exc, "__notes__", ()) if str(n).startswith(CALLED_AS)]
+        if calls:
+            text = f"{calls[-1]}: {text}"  # the outermost call the test named
+        elif exc.where:
             text = f"{_where(exc.where)}: {text}"
         if exc.traceback:
             text += "\n" + exc.traceback.rstrip()

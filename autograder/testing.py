@@ -18,6 +18,7 @@ import pytest
 
 from autograder.errors import (StudentAttributeError, StudentError, StudentImportError, StudentNotImplemented,
                                WorkerDied, WorkerTimeout)
+from autograder.outcomes import CALLED_AS
 from autograder.proxy import Proxy, call_keep
 
 T = TypeVar("T")
@@ -38,6 +39,7 @@ __all__ = [
     "call_keep",
     "student_error_text",
     "call_forward",
+    "called_as",
     "name_list",
 ]
 
@@ -100,6 +102,18 @@ def type_name(obj: object) -> str:
     if isinstance(obj, Proxy):
         return obj._remote_type
     return type(obj).__name__
+
+
+@contextlib.contextmanager
+def called_as(description: str) -> Iterator[None]:
+    """Say, in the feedback of an exception the student's code raises inside the block, which call
+    it was (``train_one_epoch(...) on a loader of 5 samples in batches of 8``): a traceback shows
+    where the code failed, not on what input."""
+    try:
+        yield
+    except StudentError as exc:
+        exc.add_note(CALLED_AS + description)
+        raise
 
 
 def student_error_text(exc: BaseException) -> tuple[str, str, str] | None:

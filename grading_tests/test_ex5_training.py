@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, example, given, settings
 from strategies import cosine_lr_args, ex5_epoch_sizes, ex5_logit_scales, ex5_num_classes, ex5_seeds
 
-from autograder.testing import StudentError, call_keep, student_raises, type_name
+from autograder.testing import StudentError, call_keep, called_as, student_raises, type_name
 
 pytestmark = pytest.mark.exercise("ex5")
 
@@ -206,6 +206,13 @@ def _epoch_text(n: int, batch_size: int, opt_kwargs: dict, num_classes: int = 3,
             f"optimizer = {_opt_text(opt_kwargs)}")
 
 
+def _epoch_call(n: int, batch_size: int, device: bool = False) -> str:
+    """The call in words, for the feedback on an exception the student's loop raises."""
+    last = n % batch_size if n > batch_size else 0
+    return (f"train_one_epoch(model, loader, criterion, optimizer{', device' if device else ''}) on a loader "
+            f"of {n} samples in batches of {batch_size}" + (f", the last one of {last}" if last else ""))
+
+
 def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *device, keep: bool = True,
                    smoothing: float = 0.0, criterion=None):
     """Build loader, loss (cross-entropy with ``smoothing``, unless ``criterion`` is given) and
@@ -217,7 +224,8 @@ def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *devic
     optimizer = student.torch.optim.SGD(call_keep(net.parameters), **opt_kwargs)
     args = (net, loader, criterion, optimizer, *device)
     train_one_epoch = student.ex5_training.train_one_epoch
-    result = call_keep(train_one_epoch, *args) if keep else train_one_epoch(*args)
+    with called_as(_epoch_call(len(x), batch_size, bool(device))):
+        result = call_keep(train_one_epoch, *args) if keep else train_one_epoch(*args)
     return result, loader
 
 
@@ -538,7 +546,8 @@ def test_train_one_epoch_sets_train_mode(student):
     opt_kwargs = dict(lr=0.1)
     loader = student.tools.RecordingLoader(x, y, 4)
     optimizer = student.torch.optim.SGD(call_keep(net.parameters), **opt_kwargs)
-    call_keep(student.ex5_training.train_one_epoch, probe, loader, student.torch.nn.CrossEntropyLoss(), optimizer)
+    with called_as(_epoch_call(10, 4)):
+        call_keep(student.ex5_training.train_one_epoch, probe, loader, student.torch.nn.CrossEntropyLoss(), optimizer)
     log = probe.log
     what = (_epoch_text(10, 4, opt_kwargs) + ", on a model left in eval mode (as evaluate leaves it)")
     assert log, f"{what}: your loop never called the model"
@@ -558,7 +567,8 @@ def test_train_one_epoch_sets_train_mode(student):
     probe = student.tools.Probe(net)
     loader = student.tools.RecordingLoader(x, y, 4)
     optimizer = student.torch.optim.SGD(call_keep(net.parameters), **opt_kwargs)
-    call_keep(student.ex5_training.train_one_epoch, probe, loader, student.torch.nn.CrossEntropyLoss(), optimizer)
+    with called_as(_epoch_call(9, 4)):
+        call_keep(student.ex5_training.train_one_epoch, probe, loader, student.torch.nn.CrossEntropyLoss(), optimizer)
     what = _epoch_text(9, 4, opt_kwargs, batch_norm=False)
     modes = [mode for _, mode in probe.log]
     assert modes and all(mode is True for mode in modes), (

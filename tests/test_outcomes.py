@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from autograder.errors import StudentError, StudentNotImplemented, WorkerDied, WorkerTimeout
 from autograder.outcomes import classify
+from autograder.testing import called_as
 from autograder.results import Outcome
 
 
@@ -32,6 +35,17 @@ def test_a_grader_helper_is_named_by_what_it_ran_of_the_students_code():
                                        "optimizer.step()): your code raised RuntimeError: size mismatch")
     other = classify(StudentError(["RuntimeError"], "boom", "", "tools.some_new_helper(...)"))[1]
     assert other.startswith("a check that runs your code: your code raised") and "tools." not in other
+
+
+def test_a_call_named_by_the_test_replaces_where_and_an_explicit_example_is_shown():
+    exc = StudentError(["ValueError", "Exception"], "batch sizes differ", "", "ex5_training.train_one_epoch(...)")
+    with pytest.raises(StudentError) as raised, called_as("train_one_epoch(...) on a loader of 5 samples in batches of 8"):
+        raise exc
+    raised.value.add_note("Falsifying explicit example: test_mean_loss(\n    student=<x>,\n    sizes=(5, 8),\n)")
+    feedback = classify(raised.value)[1]
+    assert feedback.startswith("train_one_epoch(...) on a loader of 5 samples in batches of 8: your code raised "
+                               "ValueError: batch sizes differ"), feedback
+    assert feedback.endswith("smallest failing input: sizes=(5, 8)"), feedback
 
 
 def test_not_implemented_timeout_and_death():
