@@ -111,6 +111,8 @@ def called_as(description: str) -> Iterator[None]:
     where the code failed, not on what input."""
     try:
         yield
+    except StudentImportError:
+        raise  # the module did not import: said as such, whatever the call
     except StudentError as exc:
         exc.add_note(CALLED_AS + description)
         raise
