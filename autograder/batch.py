@@ -92,7 +92,12 @@ def cache_key(submission: Submission, manifest: Manifest, options: BatchOptions)
     """Changes whenever the submission's exercise modules, the tests, the manifest or the options do."""
     digest = hashlib.sha256(f"{__version__}\0{options.exercises}\0{options.profile}\0{options.data_dir}\0"
                             f"{options.sandbox}\0".encode())
-    _digest_files(digest, submission.folder, [submission.folder / m for m in manifest.modules])
+    # every code file the staging could pick (a module one folder down, or under a near name)
+    folder = submission.folder
+    code = [p for p in folder.rglob("*") if p.suffix in (".py", ".ipynb", ".txt") and p.is_file()
+            and not p.is_symlink() and len(p.relative_to(folder).parts) <= 2
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    _digest_files(digest, folder, code + [folder / m for m in manifest.modules if not (folder / m).exists()])
     tests = Path(options.tests)
     _digest_files(digest, tests, [p for p in tests.rglob("*") if p.suffix in (".py", ".toml") and p.is_file()])
     if manifest.solutions is not None:

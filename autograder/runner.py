@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import select
 import shutil
 import signal
@@ -72,7 +71,7 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
     the top) and modules saved under a near name (``Ex2_LeNet.py``, ``ex2_lenet (1).py``,
     ``ex2_lenet.py.txt``; one candidate only) are graded too, and ``file_notes`` says so."""
     from autograder.notebooks import NotebookError, find_notebooks, notebook_to_modules, stage_notebooks
-    from autograder.submissions import find_module_folder
+    from autograder.submissions import find_module_folder, near_name
 
     into.mkdir(parents=True, exist_ok=True)
     if submission.is_file():  # a bare notebook: its code cells are the submission
@@ -95,7 +94,7 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
     for name in sorted(wanted):
         src = submission / name
         if not src.is_file() or src.is_symlink():
-            src = _near_name(submission, name)
+            src = near_name(submission, name)
             if src is None:
                 continue
             said.append(f"graded {src.name} as {name}: rename it {name}")
@@ -113,20 +112,6 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
                      + list(staged.ignored))
     os.chmod(into, 0o555)
     return ignored
-
-
-def _near_name(folder: Path, name: str) -> Path | None:
-    """The one file in ``folder`` that is ``name`` saved under a near name: other letter case, a
-    download's " (1)" or " - Copy", spaces or hyphens for underscores, a ".txt" added by an editor."""
-    def canonical(file_name: str) -> str:
-        stem = file_name.lower().removesuffix(".txt")
-        if not stem.endswith(".py"):
-            return ""
-        stem = re.sub(r"\s*(\(\d+\)|-?\s*copy(\s*\d+)?)$", "", stem[:-3].strip())
-        return re.sub(r"[\s-]+", "_", stem) + ".py"
-
-    found = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink() and canonical(p.name) == name]
-    return found[0] if len(found) == 1 else None
 
 
 def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scratch: Path, result_fd: int,

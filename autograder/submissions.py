@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
+from autograder.lms_exports import LooseStudent, group_loose_files
 from autograder.notebooks import NotebookError, find_notebooks, notebook_to_modules
 
-__all__ = ["ZipLimits", "SubmissionError", "Submission", "safe_extract", "find_module_folder", "discover"]
+__all__ = ["ZipLimits", "SubmissionError", "Submission", "safe_extract", "find_module_folder", "near_name", "discover"]
 
 KEPT_SUFFIXES = (".py", ".ipynb")
 
@@ -97,28 +98,69 @@ def safe_extract(archive: Path, into: Path, limits: ZipLimits = ZipLimits(),
             if total > limits.max_total_bytes:
                 raise SubmissionError(f"{archive.name} unpacks to more than {limits.max_total_bytes} bytes")
             target = into.joinpath(*path.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src:
-                data = src.read(limits.max_file_bytes + 1)  # the header's size may lie
-            if len(data) > limits.max_file_bytes:
-                raise SubmissionError(f"{archive.name}: {info.filename} unpacks to more than it claims")
-            target.write_bytes(data)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src:
+                    data = src.read(limits.max_file_bytes + 1)  # the header's size may lie
+                if len(data) > limits.max_file_bytes:
+                    raise SubmissionError(f"{archive.name}: {info.filename} unpacks to more than it claims")
+                target.write_bytes(data)
+            except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:  # a name clash, a name too long, a bad entry
+                raise SubmissionError(f"{archive.name}: cannot unpack {info.filename[:120]!r} "
+                                      f"({type(exc).__name__}: {str(exc)[:120]})") from None
             written.append(target)
     return written
+
+
+def near_name(folder: Path, name: str) -> Path | None:
+    """The one file in ``folder`` that is ``name`` saved under a near name: other letter case, a
+    download's " (1)" or " - Copy", spaces or hyphens for underscores, a ".txt" added by an editor."""
+    def canonical(file_name: str) -> str:
+        stem = file_name.lower().removesuffix(".txt")
+        if not stem.endswith(".py"):
+            return ""
+        stem = re.sub(r"\s*(\(\d+\)|-?\s*copy(\s*\d+)?)$", "", stem[:-3].strip())
+        return re.sub(r"[\s-]+", "_", stem) + ".py"
+
+    found = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink() and canonical(p.name) == name]
+    return found[0] if len(found) == 1 else None
+
+
+def _module_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()  # a link could point at another student's file
 
 
 def find_module_folder(folder: Path, modules: Sequence[str]) -> Path | None:
     """The folder holding the exercise modules: ``folder`` itself or one folder below it (the one
     with the most modules); failing that, the first of them holding a notebook; None when neither
-    is found."""
-    def count(candidate: Path) -> int:
-        return sum((candidate / m).is_file() for m in modules)
+    is found. Links (to folders or modules) are never followed."""
+    def count(candidate: Path) -> int:  # modules under their own names, or saved under a near one
+        return sum(_module_file(candidate / m) or near_name(candidate, m) is not None for m in modules)
 
-    candidates = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    candidates = [folder] + sorted(p for p in folder.iterdir()
+                                   if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
     best = max(candidates, key=count)
     if count(best):
         return best
     return next((c for c in candidates if find_notebooks(c)), None)
+
+
+def _folder_notes(folder: Path, found: Path, modules: Sequence[str]) -> tuple[str, ...]:
+    """What a TA should know about the folder chosen: other copies of the modules left aside,
+    links not followed."""
+    notes = []
+    others = [p for p in sorted(folder.iterdir()) if p.is_dir() and p != found and not p.is_symlink()
+              and any(_module_file(p / m) for m in modules)]
+    if found != folder and any(_module_file(folder / m) for m in modules):
+        others.insert(0, folder)
+    if others:
+        where = ", ".join(("the top folder" if p == folder else p.name + "/") for p in others)
+        notes.append(f"graded {'the top folder' if found == folder else found.name + '/'}; other copies of "
+                     f"the exercise modules left aside in {where}")
+    links = [p.name for p in [*folder.iterdir(), *found.iterdir()] if p.is_symlink()]
+    if links:
+        notes.append(f"links not followed: {', '.join(sorted(set(links))[:5])}")
+    return tuple(notes)
 
 
 def _from_notebooks(name: str, source: Path, notebooks: Sequence[Path], modules: Sequence[str],
@@ -144,16 +186,20 @@ def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str], 
         if len(zips) == 1:
             return _from_zip(name, zips[0], unpack[0], modules, unpack[1], notebook_dir)
     if found is None:
+        links = sorted(p.name for p in folder.iterdir() if p.is_symlink())
         return Submission(name, source, None, f"no exercise module ({', '.join(modules)}) or notebook at "
-                                              f"the top or one folder deep")
-    if not any((found / m).is_file() for m in modules):
+                                              f"the top or one folder deep"
+                          + (f" (links are not followed: {', '.join(links[:5])})" if links else ""))
+    if not any(_module_file(found / m) or near_name(found, m) for m in modules):
         return _from_notebooks(name, source, find_notebooks(found), modules, notebook_dir)
-    return Submission(name, source, found)
+    return Submission(name, source, found, notes=_folder_notes(folder, found, modules))
 
 
 def _from_zip(name: str, archive: Path, workdir: Path, modules: Sequence[str], limits: ZipLimits,
               notebook_dir: Path) -> Submission:
     into = workdir / name
+    if into.exists():  # a re-run: files of an earlier upload must not linger
+        shutil.rmtree(into)
     try:
         safe_extract(archive, into, limits)
     except SubmissionError as exc:
@@ -170,6 +216,8 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
         raise SubmissionError(f"submissions not found: {root}")
     if root.is_file():  # an LMS export: one zip holding a zip or a folder per student
         export = workdir / "_export"
+        if export.exists():  # a re-run on a new download: nothing of the old one may linger
+            shutil.rmtree(export)
         try:
             safe_extract(root, export, limits, suffixes=KEPT_SUFFIXES + (".zip",))
         except SubmissionError as exc:
@@ -181,17 +229,46 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
         entries = list(root.iterdir())
     taken: set[str] = set()
     notebook_dir = workdir / "notebooks"
+    entries = sorted((e for e in entries if not e.name.startswith(".") and e.name != "__MACOSX"), key=lambda p: p.name)
+    loose = [e for e in entries if e.suffix in KEPT_SUFFIXES and not e.is_dir()]
+    students, unknown = group_loose_files(loose, modules)  # a flat export: Canvas, Blackboard, Moodle
+    bare = [e for e in unknown if e.suffix == ".ipynb"]  # alice.ipynb: alice's notebook
     found = []
-    for entry in sorted(entries, key=lambda p: p.name):
-        if entry.name.startswith(".") or entry.name == "__MACOSX":
-            continue
-        if entry.is_dir():
-            found.append(_from_folder(_safe_name(entry.name, taken), entry, entry, modules, notebook_dir,
-                                      unpack=(workdir / "unpacked", limits)))
-        elif entry.suffix == ".zip":
-            name = _safe_name(entry.stem, taken)
-            found.append(_from_zip(name, entry, workdir / "unpacked", modules, limits, notebook_dir))
-        elif entry.suffix == ".ipynb" and entry.is_file() and not entry.is_symlink():
-            name = _safe_name(entry.stem, taken)
-            found.append(_from_notebooks(name, entry, [entry], modules, notebook_dir))
-    return found
+    for entry in [e for e in entries if e not in loose] + bare:
+        name = _safe_name(entry.stem if not entry.is_dir() else entry.name, taken)
+        try:
+            if entry.is_symlink():
+                found.append(Submission(name, entry, None, f"{entry.name} is a link: links are not followed "
+                                                           "(it could point at another student's work)"))
+            elif entry.is_dir():
+                found.append(_from_folder(name, entry, entry, modules, notebook_dir,
+                                          unpack=(workdir / "unpacked", limits)))
+            elif entry.suffix == ".zip":
+                found.append(_from_zip(name, entry, workdir / "unpacked", modules, limits, notebook_dir))
+            elif entry.suffix == ".ipynb":
+                found.append(_from_notebooks(name, entry, [entry], modules, notebook_dir))
+        except Exception as exc:  # noqa: BLE001 - one student's unreadable upload is their row, not the batch's end
+            found.append(Submission(name, entry, None, f"cannot read {entry.name}: {type(exc).__name__}: {exc}"[:300]))
+    for student in students:
+        name = _safe_name(student.name, taken)
+        found.append(_from_loose(name, student, workdir / "loose" / name, modules, notebook_dir))
+    for entry in (e for e in unknown if e.suffix != ".ipynb"):
+        found.append(Submission(_safe_name(entry.stem, taken), entry, None, (
+            f"{entry.name} lies loose at the top of the submissions and names no student: give each student a "
+            "folder or a zip of their own (an LMS export's own file names, such as Canvas' "
+            "name_12345_678_ex2_lenet.py, are understood)")))
+    return sorted(found, key=lambda sub: sub.name)
+
+
+def _from_loose(name: str, student: LooseStudent, into: Path, modules: Sequence[str], notebook_dir: Path) -> Submission:
+    """A student of a flat export: their files copied into a folder of their own, under their own names."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    first = next(iter(student.files.values()))
+    for own, path in student.files.items():
+        if path.is_symlink():
+            return Submission(name, path, None, f"{path.name} is a link: links are not followed")
+        shutil.copyfile(path, into / own)
+    sub = _from_folder(name, first, into, modules, notebook_dir)
+    return Submission(sub.name, sub.source, sub.folder, sub.problem, sub.notes + student.notes)
