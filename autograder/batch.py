@@ -116,6 +116,8 @@ def _reason(report: Report) -> tuple[RowStatus, str]:
         if tests:
             first = tests[0].feedback.splitlines()[0] if tests[0].feedback else ""
             notes.append(f"{len(tests)} {outcome.value}{'s' if len(tests) > 1 else ''} ({first[:160]})")
+    if report.meta.get("files"):  # the latest attempt graded, a backup/ left aside, a file renamed
+        notes.append(report.meta["files"][:300])
     if report.meta.get("ignored_files"):
         notes.append(f"ignored files: {report.meta['ignored_files']}")
     return RowStatus.GRADED, "; ".join(notes)
@@ -151,6 +153,9 @@ def _load_cached(path: Path, key: str) -> Report | None:
 def _record(sub: Submission, report: Report, key: str, out: Path) -> BatchRow:
     if sub.notes and "notebook" not in report.meta:  # which notebook cells became which module
         report = replace(report, meta={**report.meta, "notebook": "; ".join(sub.notes)[:2000]})
+    if sub.file_notes:  # which of the student's files were graded (the latest attempt, not backup/)
+        files = "; ".join([*sub.file_notes, *filter(None, [report.meta.get("files")])])[:2000]
+        report = replace(report, meta={**report.meta, "files": files})
     # the same contract as `grade check --format json`, plus what resuming needs
     data = {**report.to_json(), "exercise_names": list(report.exercises), "cache_key": key}
     write_atomic(out / "results" / f"{sub.name}.json", json.dumps(data, indent=2))

@@ -20,7 +20,7 @@ import shutil
 import stat
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
@@ -51,6 +51,7 @@ class Submission:
     folder: Path | None  # where its exercise modules are; None when it cannot be graded
     problem: str = ""  # why it cannot be graded
     notes: tuple[str, ...] = ()  # e.g. which notebook cells became which module
+    file_notes: tuple[str, ...] = ()  # which files were chosen: the latest attempt, a backup/ left aside
 
     @property
     def readable(self) -> bool:
@@ -192,7 +193,7 @@ def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str], 
                           + (f" (links are not followed: {', '.join(links[:5])})" if links else ""))
     if not any(_module_file(found / m) or near_name(found, m) for m in modules):
         return _from_notebooks(name, source, find_notebooks(found), modules, notebook_dir)
-    return Submission(name, source, found, notes=_folder_notes(folder, found, modules))
+    return Submission(name, source, found, file_notes=_folder_notes(folder, found, modules))
 
 
 def _from_zip(name: str, archive: Path, workdir: Path, modules: Sequence[str], limits: ZipLimits,
@@ -271,4 +272,4 @@ def _from_loose(name: str, student: LooseStudent, into: Path, modules: Sequence[
             return Submission(name, path, None, f"{path.name} is a link: links are not followed")
         shutil.copyfile(path, into / own)
     sub = _from_folder(name, first, into, modules, notebook_dir)
-    return Submission(sub.name, sub.source, sub.folder, sub.problem, sub.notes + student.notes)
+    return replace(sub, file_notes=student.notes + sub.file_notes)

@@ -35,8 +35,8 @@ def test_a_canvas_export_groups_files_by_student_and_grades_the_latest_upload(tm
     smith = found["smithjohn_12345"]
     assert sorted(p.name for p in smith.folder.iterdir()) == ["ex1_shapes.py", "ex2_lenet.py"]
     assert (smith.folder / "ex1_shapes.py").read_text() == "V = 'resubmitted'\n"
-    assert any("latest of 2 uploads" in n for n in smith.notes), smith.notes
-    assert any("late" in n for n in found["leelinda_34567"].notes)
+    assert any("latest of 2 uploads" in n for n in smith.file_notes), smith.file_notes
+    assert any("late" in n for n in found["leelinda_34567"].file_notes)
     assert not found["parkkim_45678"].readable and "lab.ipynb" in found["parkkim_45678"].problem  # "{}" is no notebook
 
 
@@ -54,7 +54,7 @@ def test_a_blackboard_export_grades_each_students_latest_attempt(tmp_path):
     # the latest attempt as a whole: its ex1 only, not the earlier attempt's ex2
     assert sorted(p.name for p in jdoe.folder.iterdir()) == ["ex1_shapes.py"]
     assert (jdoe.folder / "ex1_shapes.py").read_text() == "V = 20\n"
-    assert any("latest of 2 attempts (2026-11-21-09-00-00)" in n for n in jdoe.notes), jdoe.notes
+    assert any("latest of 2 attempts (2026-11-21-09-00-00)" in n for n in jdoe.file_notes), jdoe.file_notes
 
 
 def test_a_flat_moodle_export_and_plain_prefixes_are_one_student_each(tmp_path):
@@ -111,7 +111,7 @@ def test_two_copies_of_the_modules_are_noted(tmp_path):
     flat(root / "frank" / "backup", {"ex1_shapes.py": "A = 0\n"})
     frank = by_name(root, tmp_path)["frank"]
     assert frank.folder == root / "frank"
-    assert any("left aside in backup/" in n for n in frank.notes), frank.notes
+    assert any("left aside in backup/" in n for n in frank.file_notes), frank.file_notes
 
 
 def test_a_zip_that_cannot_be_unpacked_is_its_students_row_only(tmp_path):
@@ -136,3 +136,22 @@ def test_a_module_saved_under_a_near_name_is_found_and_its_edits_reach_the_cache
     before = cache_key(erin, manifest, options)
     (root / "erin" / "EX1_Shapes.py").write_text("A = 2\n")
     assert cache_key(erin, manifest, options) != before
+
+
+def test_a_blackboard_export_is_graded_with_the_attempt_named_in_the_row(tmp_path, repo, manifest):
+    from autograder.batch import BatchOptions, RowStatus, grade_batch
+
+    solution = (repo / "solutions" / "ex1_shapes.py").read_text()
+    export = tmp_path / "gradebook_Assignment1.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr("Assignment1_jdoe_attempt_2026-11-20-10-11-12_ex1_shapes.py", "raise SystemExit\n")
+        zf.writestr("Assignment1_jdoe_attempt_2026-11-21-09-00-00_ex1_shapes.py", solution)
+        zf.writestr("Assignment1_jdoe_attempt_2026-11-21-09-00-00.txt", "Name: J Doe\n")
+        zf.writestr("loose_notes.py", "X = 1\n")
+    rows = {r.student: r for r in grade_batch(export, tmp_path / "out", manifest,
+                                              BatchOptions(tests=repo / "grading_tests", exercises=("ex1",)))}
+    assert sorted(rows) == ["jdoe", "loose_notes"]
+    assert rows["jdoe"].status is RowStatus.GRADED and rows["jdoe"].total == 20, rows["jdoe"].reason
+    assert "graded the latest of 2 attempts (2026-11-21-09-00-00)" in rows["jdoe"].reason
+    assert "latest of 2 attempts" in (tmp_path / "out" / "feedback" / "jdoe.md").read_text()
+    assert rows["loose_notes"].status is RowStatus.UNREADABLE and "names no student" in rows["loose_notes"].reason
