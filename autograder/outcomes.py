@@ -43,7 +43,7 @@ _TOOL_CALLS = {
     "train_step": "one training step (forward pass, cross-entropy loss, loss.backward(), optimizer.step())",
     "build_filled": "building the network", "build_on_meta": "building the network",
     "feature_shapes": "a forward pass", "input_grad": "a forward and backward pass",
-    "call_twice": "calling your function twice",
+    "call_twice": "calling your function twice", "call_no_grad": "a forward pass under torch.no_grad()",
 }
 
 

@@ -18,7 +18,7 @@ from torch import nn
 from autograder.errors import raised_from
 
 __all__ = [
-    "seed", "same", "call_twice", "param_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
+    "seed", "same", "call_twice", "call_no_grad", "param_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "RecordingCriterion", "Probe", "forbid_downloads",
     "DownloadForbidden", "build_on_meta", "build_filled", "nn_class", "write_bytes", "file_exists",
@@ -37,9 +37,16 @@ def same(a: Any, b: Any) -> bool:
 
 
 def call_twice(fn: Any, *args: Any) -> list[Any]:
-    """``[fn(*args), fn(*args)]`` with the very same argument objects: does ``fn`` change what it
-    is given (``layers.pop(0)``), so that a second call answers differently?"""
-    return [fn(*args), fn(*args)]
+    """``[fn(*args), fn(*args), args]`` with the very same argument objects, and those objects as
+    they are afterwards: does ``fn`` change what it is given (``layers.pop(0)``, an inserted
+    sentinel), so that a second call answers differently or the caller's list is not its own?"""
+    return [fn(*args), fn(*args), list(args)]
+
+
+def call_no_grad(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` under ``torch.no_grad()``, as an evaluation loop calls a model."""
+    with torch.no_grad():
+        return fn(*args)
 
 
 def param_ids(model: nn.Module) -> dict[str, int]:

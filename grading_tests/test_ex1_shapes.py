@@ -18,7 +18,7 @@ import pytest
 import torch
 from hypothesis import assume, example, given, settings
 
-from autograder.testing import once_per_batch, student_raises
+from autograder.testing import called_as, once_per_batch, student_raises
 from strategies import (
     bad_non_positive_call,
     bad_padding_call,
@@ -266,6 +266,20 @@ def test_conv2d_output_size_lecture_examples(student):
             f"{call_text('conv2d_output_size', args)} {returned(got)}, expected {expected} ({what}): "
             f"{output_size_hint(args, got, pool=False)}."
         )
+    _assert_positional(student, "conv2d_output_size", ((224, 7, 2, 3), 112), ((7, 3, 1, 0, 2), 3))
+
+
+def _assert_positional(student, name: str, *cases) -> None:
+    """The handout's signature, argument order included: positional calls work too."""
+    order = {"conv2d_output_size": "size, kernel_size, stride=1, padding=0, dilation=1",
+             "pool2d_output_size": "size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False"}[name]
+    for args, expected in cases:
+        with called_as(f"{name}{args}, all arguments by position in the handout's order {name}({order})"):
+            got = getattr(student.ex1_shapes, name)(*args)
+        assert got == expected, (
+            f"{name}{args} (all arguments by position) {returned(got)}, expected {expected}: keep the "
+            f"handout's order of the arguments, {name}({order}), so that callers can pass them by position"
+        )
 
 
 @pytest.mark.points(1)
@@ -318,6 +332,8 @@ def test_pool2d_output_size_lecture_examples(student):
             f"{call_text('pool2d_output_size', args)} {returned(got)}, expected {expected} ({what}): "
             f"{output_size_hint(args, got, pool=True)}."
         )
+    _assert_positional(student, "pool2d_output_size", ((112, 3, 2, 1), 56), ((5, 2, 2, 0, 1, True), 3),
+                       ((9, 2, 2, 0, 2), 4))
     size = 224  # VGG16: five 2x2 stride-2 max pools take 224 down to 7
     for i in range(5):
         args = {"size": size, "kernel_size": 2, "stride": 2}
@@ -487,11 +503,16 @@ def test_receptive_field_lecture_examples(student):
         )
     # the same list twice: the function must only read it
     layers = [(3, 1), (3, 1), (2, 2)]
-    first, second = student.tools.call_twice(student.ex1_shapes.receptive_field, layers)
+    first, second, (after,) = student.tools.call_twice(student.ex1_shapes.receptive_field, layers)
     assert first == second, (
         f"layers = {layers}; receptive_field(layers) {returned(first)} and, called again with the same "
         f"list, {returned(second)}: it changed the list it was given (layers.pop(...), del, an in-place "
         "reverse). Only read it: for kernel_size, stride in layers: ..."
+    )
+    assert [tuple(layer) if isinstance(layer, (list, tuple)) else layer for layer in after] == layers, (
+        f"layers = {layers}; after two calls of receptive_field(layers) the list is {after}: the function "
+        "changed the caller's list (insert, append, sort, an in-place reverse). Only read it; work on a "
+        "copy (list(layers)) if you need another list"
     )
 
 
@@ -521,7 +542,9 @@ def test_functions_return_int(student):
         ("pool2d_output_size(5, 2, ceil_mode=True)", lambda: m.pool2d_output_size(5, 2, ceil_mode=True)),
         ("conv2d_num_params(3, 6, 5)", lambda: m.conv2d_num_params(3, 6, 5)),
         ("conv2d_num_params(4, 8, 3, groups=2)", lambda: m.conv2d_num_params(4, 8, 3, groups=2)),
+        ("conv2d_num_params(3, 6, 5, bias=False)", lambda: m.conv2d_num_params(3, 6, 5, bias=False)),
         ("linear_num_params(400, 120)", lambda: m.linear_num_params(400, 120)),
+        ("linear_num_params(400, 120, bias=False)", lambda: m.linear_num_params(400, 120, bias=False)),
         ("receptive_field([(3, 1), (3, 1), (3, 1)])", lambda: m.receptive_field([(3, 1), (3, 1), (3, 1)])),
     ]
     wrong = []
@@ -562,6 +585,10 @@ def names_argument(message: str, argument: str) -> bool:
 @example(case=("pool2d_output_size", {"size": 32, "kernel_size": 2, "stride": 0}, "stride"))
 @example(case=("conv2d_output_size", {"size": 0, "kernel_size": 1, "stride": 1, "padding": 1}, "size"))  # the
 @example(case=("pool2d_output_size", {"size": 0, "kernel_size": 2, "stride": 2, "padding": 1}, "size"))  # padding fits
+@example(case=("conv2d_output_size", {"size": 32, "kernel_size": 3, "stride": 0}, "stride"))
+@example(case=("conv2d_output_size", {"size": 32, "kernel_size": 3, "stride": 1, "dilation": 0}, "dilation"))
+@example(case=("pool2d_output_size", {"size": 32, "kernel_size": 0, "stride": 2}, "kernel_size"))
+@example(case=("pool2d_output_size", {"size": 32, "kernel_size": 2, "stride": 2, "dilation": 0}, "dilation"))
 def test_output_size_rejects_non_positive_arguments(student, case):
     name, args, bad = case
     assume(pytorch_rejects(name, args))

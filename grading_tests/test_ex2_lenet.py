@@ -455,6 +455,12 @@ def test_net_returns_logits_not_probabilities(student, reference):
         f"{what}: all your outputs are >= 0, but logits can be negative (the reference's are, "
         "for these weights). Do not apply ReLU, sigmoid or softmax after fc3: return its output as it is"
     )
+    # the same logits when an evaluation loop calls the model under torch.no_grad()
+    quiet = student.tools.call_no_grad(net, x)
+    torch.testing.assert_close(quiet, out, rtol=1e-5, atol=1e-6, msg=lambda _: (
+        f"{what}, called under torch.no_grad() (as evaluate() calls it), returns other values than without "
+        "it: forward must return the same logits either way, never softmax or another output when "
+        "gradients are off"))
 
 
 @pytest.mark.points(3)
