@@ -111,11 +111,13 @@ def _reason(report: Report) -> tuple[RowStatus, str]:
         errors = list(report.grader_errors) + [f"{t.name}: grader error" for t in report.tests if t.grader_error]
         return RowStatus.GRADER_ERROR, "grader error: " + "; ".join(errors)[:300]
     notes = []
-    for outcome in (Outcome.TIMEOUT, Outcome.ERROR):
+    for outcome in (Outcome.TIMEOUT, Outcome.ERROR, Outcome.NOT_IMPLEMENTED):
         tests = [t for t in report.tests if t.outcome is outcome]
         if tests:
             first = tests[0].feedback.splitlines()[0] if tests[0].feedback else ""
-            notes.append(f"{len(tests)} {outcome.value}{'s' if len(tests) > 1 else ''} ({first[:160]})")
+            kind = ("not implemented" if outcome is Outcome.NOT_IMPLEMENTED
+                    else f"{outcome.value}{'s' if len(tests) > 1 else ''}")
+            notes.append(f"{len(tests)} {kind} ({first[:160]})")
     if report.meta.get("files"):  # the latest attempt graded, a backup/ left aside, a file renamed
         notes.append(report.meta["files"][:300])
     if report.meta.get("ignored_files"):
@@ -192,7 +194,7 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
     starting, the reference losing points in the warm-up, a fallback to fresh processes)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    found = discover(Path(submissions), manifest.modules, out / ".unpacked")
+    found = discover(Path(submissions), manifest.modules, out / ".unpacked", exclude=[out])
     if on_start is not None:
         on_start(len(found))
     rows: list[BatchRow] = []

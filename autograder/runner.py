@@ -108,7 +108,8 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
     if notes is not None:
         notes.extend(staged.notes)
     ignored = sorted([p.name for p in submission.iterdir() if p.name not in wanted | used
-                      and p.name != "assignment.toml" and p.suffix in IGNORED_KINDS and p.is_file()]
+                      and p.name != "assignment.toml" and p.suffix in IGNORED_KINDS and p.is_file()
+                      and not p.name.startswith("._")]  # macOS' AppleDouble copies: not the student's
                      + list(staged.ignored))
     os.chmod(into, 0o555)
     return ignored

@@ -186,6 +186,9 @@ def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str], 
         zips = [p for p in folder.iterdir() if p.suffix.lower() == ".zip" and p.is_file() and not p.is_symlink()]
         if len(zips) == 1:
             return _from_zip(name, zips[0], unpack[0], modules, unpack[1], notebook_dir)
+        if len(zips) > 1:  # an upload and a re-upload: which one counts is the TA's call
+            return Submission(name, source, None, f"{len(zips)} zips ({', '.join(sorted(p.name for p in zips)[:4])}) "
+                                                  "and no exercise module: keep the one to grade")
     if found is None:
         links = sorted(p.name for p in folder.iterdir() if p.is_symlink())
         return Submission(name, source, None, f"no exercise module ({', '.join(modules)}) or notebook at "
@@ -209,9 +212,11 @@ def _from_zip(name: str, archive: Path, workdir: Path, modules: Sequence[str], l
     return _from_folder(name, archive, into, modules, notebook_dir)
 
 
-def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimits = ZipLimits()) -> list[Submission]:
+def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimits = ZipLimits(),
+             exclude: Sequence[Path] = ()) -> list[Submission]:
     """Every submission under ``root`` (a folder of folders, zips and/or notebooks, or one zip of
-    those), sorted by name; zips are unpacked and notebooks converted under ``workdir``."""
+    those), sorted by name; zips are unpacked and notebooks converted under ``workdir``. ``exclude``:
+    folders that are not submissions although they lie in ``root`` (the batch's own output)."""
     root = Path(root)
     if not root.exists():
         raise SubmissionError(f"submissions not found: {root}")
@@ -230,7 +235,9 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
         entries = list(root.iterdir())
     taken: set[str] = set()
     notebook_dir = workdir / "notebooks"
-    entries = sorted((e for e in entries if not e.name.startswith(".") and e.name != "__MACOSX"), key=lambda p: p.name)
+    skip = {Path(p).resolve() for p in exclude}
+    entries = sorted((e for e in entries if not e.name.startswith(".") and e.name != "__MACOSX"
+                      and e.resolve() not in skip), key=lambda p: p.name)
     loose = [e for e in entries if e.suffix in KEPT_SUFFIXES and not e.is_dir()]
     students, unknown = group_loose_files(loose, modules)  # a flat export: Canvas, Blackboard, Moodle
     bare = [e for e in unknown if e.suffix == ".ipynb"]  # alice.ipynb: alice's notebook

@@ -88,3 +88,14 @@ def test_a_killed_batch_keeps_what_was_graded_and_the_next_run_completes(tmp_pat
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert len(rows_of(out)) == 4 and f"{len(done_before)} from the cache" in again.stdout
+
+
+def test_a_row_of_untouched_stubs_says_not_implemented():
+    from autograder.batch import _reason
+    from autograder.results import Outcome, Report, TestResult
+
+    stub = TestResult("ex1", "t.py::test_a", "test_a", Outcome.NOT_IMPLEMENTED, 0.0, 1.0,
+                      "not implemented yet: ex1_shapes.conv2d_output_size raises NotImplementedError")
+    status, reason = _reason(Report(("ex1",), (stub, stub)))
+    assert status is RowStatus.GRADED
+    assert reason == "2 not implemented (not implemented yet: ex1_shapes.conv2d_output_size raises NotImplementedError)"

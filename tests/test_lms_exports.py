@@ -155,3 +155,15 @@ def test_a_blackboard_export_is_graded_with_the_attempt_named_in_the_row(tmp_pat
     assert "graded the latest of 2 attempts (2026-11-21-09-00-00)" in rows["jdoe"].reason
     assert "latest of 2 attempts" in (tmp_path / "out" / "feedback" / "jdoe.md").read_text()
     assert rows["loose_notes"].status is RowStatus.UNREADABLE and "names no student" in rows["loose_notes"].reason
+
+
+def test_a_folder_with_two_zips_asks_which_one_and_the_output_folder_is_no_student(tmp_path):
+    root = tmp_path / "subs"
+    (root / "jane").mkdir(parents=True)
+    for name in ("lab.zip", "lab_final.zip"):
+        with zipfile.ZipFile(root / "jane" / name, "w") as zf:
+            zf.writestr("ex1_shapes.py", "A = 1\n")
+    (root / "grading" / "results").mkdir(parents=True)  # the batch's own --out, inside the submissions
+    found = {s.name: s for s in discover(root, MODULES, tmp_path / "work", exclude=[root / "grading"])}
+    assert sorted(found) == ["jane"]
+    assert "2 zips (lab.zip, lab_final.zip)" in found["jane"].problem
