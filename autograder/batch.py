@@ -206,7 +206,10 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
 
     todo: list[tuple[Submission, str]] = []
     for sub in found:
-        if not sub.readable:
+        if not sub.readable:  # the student still hears why: their feedback file says it
+            write_atomic(out / "feedback" / f"{sub.name}.md",
+                         f"# Feedback for {sub.name}\n\n**Not graded: your submission could not be read.**\n\n"
+                         f"> {sub.problem}\n")
             done(BatchRow(sub.name, RowStatus.UNREADABLE, sub.problem, None))
             continue
         key = cache_key(sub, manifest, options)

@@ -155,6 +155,8 @@ def test_a_blackboard_export_is_graded_with_the_attempt_named_in_the_row(tmp_pat
     assert "graded the latest of 2 attempts (2026-11-21-09-00-00)" in rows["jdoe"].reason
     assert "latest of 2 attempts" in (tmp_path / "out" / "feedback" / "jdoe.md").read_text()
     assert rows["loose_notes"].status is RowStatus.UNREADABLE and "names no student" in rows["loose_notes"].reason
+    unread = (tmp_path / "out" / "feedback" / "loose_notes.md").read_text()  # they hear why, too
+    assert "could not be read" in unread and "names no student" in unread
 
 
 def test_a_folder_with_two_zips_asks_which_one_and_the_output_folder_is_no_student(tmp_path):
