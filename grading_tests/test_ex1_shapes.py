@@ -18,7 +18,7 @@ import pytest
 import torch
 from hypothesis import assume, example, given, settings
 
-from autograder.testing import called_as, once_per_batch, student_raises
+from autograder.testing import call_keep, called_as, once_per_batch, student_raises, type_name
 from strategies import (
     bad_non_positive_call,
     bad_padding_call,
@@ -536,25 +536,27 @@ def test_receptive_field_matches_recurrence(student, layers):
 def test_functions_return_int(student):
     m = student.ex1_shapes
     calls = [
-        ("conv2d_output_size(7, 3, stride=2)", lambda: m.conv2d_output_size(7, 3, stride=2)),
-        ("conv2d_output_size(32, 5)", lambda: m.conv2d_output_size(32, 5)),
-        ("pool2d_output_size(55, 3, stride=2)", lambda: m.pool2d_output_size(55, 3, stride=2)),
-        ("pool2d_output_size(5, 2, ceil_mode=True)", lambda: m.pool2d_output_size(5, 2, ceil_mode=True)),
-        ("conv2d_num_params(3, 6, 5)", lambda: m.conv2d_num_params(3, 6, 5)),
-        ("conv2d_num_params(4, 8, 3, groups=2)", lambda: m.conv2d_num_params(4, 8, 3, groups=2)),
-        ("conv2d_num_params(3, 6, 5, bias=False)", lambda: m.conv2d_num_params(3, 6, 5, bias=False)),
-        ("linear_num_params(400, 120)", lambda: m.linear_num_params(400, 120)),
-        ("linear_num_params(400, 120, bias=False)", lambda: m.linear_num_params(400, 120, bias=False)),
-        ("receptive_field([(3, 1), (3, 1), (3, 1)])", lambda: m.receptive_field([(3, 1), (3, 1), (3, 1)])),
+        ("conv2d_output_size(7, 3, stride=2)", "conv2d_output_size", (7, 3), {"stride": 2}),
+        ("conv2d_output_size(32, 5)", "conv2d_output_size", (32, 5), {}),
+        ("pool2d_output_size(55, 3, stride=2)", "pool2d_output_size", (55, 3), {"stride": 2}),
+        ("pool2d_output_size(5, 2, ceil_mode=True)", "pool2d_output_size", (5, 2), {"ceil_mode": True}),
+        ("conv2d_num_params(3, 6, 5)", "conv2d_num_params", (3, 6, 5), {}),
+        ("conv2d_num_params(4, 8, 3, groups=2)", "conv2d_num_params", (4, 8, 3), {"groups": 2}),
+        ("conv2d_num_params(3, 6, 5, bias=False)", "conv2d_num_params", (3, 6, 5), {"bias": False}),
+        ("linear_num_params(400, 120)", "linear_num_params", (400, 120), {}),
+        ("linear_num_params(400, 120, bias=False)", "linear_num_params", (400, 120), {"bias": False}),
+        ("receptive_field([(3, 1), (3, 1), (3, 1)])", "receptive_field", ([(3, 1), (3, 1), (3, 1)],), {}),
     ]
     wrong = []
-    for text, call in calls:
-        got = call()
-        if type(got) is not int:
-            wrong.append(f"{text} returned {got!r} of type {type(got).__name__}")
+    for text, name, args, kwargs in calls:
+        fn = getattr(m, name)
+        kind = type_name(call_keep(fn, *args, **kwargs))  # the type in the student's process: numpy's too
+        if kind != "int":
+            wrong.append(f"{text} returned {fn(*args, **kwargs)!r} of type {kind}")
     assert not wrong, (
         "sizes and counts must be Python ints: " + "; ".join(wrong) + ". In Python 3, a / b always gives a "
-        "float; use a // b (floor division), or int(...) / math.floor(...) / math.ceil(...) on the result."
+        "float; use a // b (floor division), or int(...) / math.floor(...) / math.ceil(...) on the result "
+        "(numpy's functions give numpy numbers: wrap them in int(...))."
     )
 
 
