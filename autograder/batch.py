@@ -88,16 +88,21 @@ def _digest_files(digest: "hashlib._Hash", root: Path, paths: Sequence[Path]) ->
         digest.update(b"\0")
 
 
+def _code_files(folder: Path) -> list[Path]:
+    """Every code file the staging could pick (a module one folder down, or under a near name):
+    at the top of ``folder`` and one folder down, hidden folders (``.git``) and links left out."""
+    top = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    below = [q for d in top if d.is_dir() and not d.is_symlink() for q in d.iterdir() if not q.name.startswith(".")]
+    return [p for p in top + below if p.suffix in (".py", ".ipynb", ".txt") and p.is_file() and not p.is_symlink()]
+
+
 def cache_key(submission: Submission, manifest: Manifest, options: BatchOptions) -> str:
     """Changes whenever the submission's exercise modules, the tests, the manifest or the options do."""
     digest = hashlib.sha256(f"{__version__}\0{options.exercises}\0{options.profile}\0{options.data_dir}\0"
                             f"{options.sandbox}\0".encode())
-    # every code file the staging could pick (a module one folder down, or under a near name)
     folder = submission.folder
-    code = [p for p in folder.rglob("*") if p.suffix in (".py", ".ipynb", ".txt") and p.is_file()
-            and not p.is_symlink() and len(p.relative_to(folder).parts) <= 2
-            and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
-    _digest_files(digest, folder, code + [folder / m for m in manifest.modules if not (folder / m).exists()])
+    _digest_files(digest, folder, _code_files(folder) + [folder / m for m in manifest.modules
+                                                          if not (folder / m).exists()])
     tests = Path(options.tests)
     _digest_files(digest, tests, [p for p in tests.rglob("*") if p.suffix in (".py", ".toml") and p.is_file()])
     if manifest.solutions is not None:

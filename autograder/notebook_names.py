@@ -45,6 +45,14 @@ def _parse(code: str) -> ast.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=512)
+def _read_names(code: str) -> frozenset[str]:
+    """Every name ``code`` reads anywhere (empty when it does not parse)."""
+    tree = _parse(code)
+    return frozenset(() if tree is None else (n.id for n in ast.walk(tree)
+                                              if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)))
+
+
 def _targets(node: ast.AST) -> Iterable[str]:
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
@@ -110,8 +118,7 @@ def unbound_names(source: str) -> set[str]:
     if tree is None or any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
                            for n in ast.walk(tree)):
         return set()
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return loaded - _bound_anywhere(tree) - _ALWAYS
+    return set(_read_names(source)) - _bound_anywhere(tree) - _ALWAYS
 
 
 def names_defined_elsewhere(source: str, cells: Sequence[tuple[int, str, str]]) -> list[Elsewhere]:
@@ -131,13 +138,7 @@ def names_defined_elsewhere(source: str, cells: Sequence[tuple[int, str, str]]) 
 
 def reading_cells(name: str, cells: Sequence[tuple[int, str]]) -> list[int]:
     """The numbers of ``cells`` (number, code) whose code reads ``name`` anywhere."""
-    found = []
-    for number, code in cells:
-        tree = _parse(code)
-        if tree is not None and any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                                    for n in ast.walk(tree)):
-            found.append(number)
-    return found
+    return [number for number, code in cells if name in _read_names(code)]
 
 
 def needs_display(source: str, cells: Sequence[tuple[int, str, str]]) -> bool:
@@ -145,9 +146,7 @@ def needs_display(source: str, cells: Sequence[tuple[int, str, str]]) -> bool:
     in a plain module): it reads the name, binds it nowhere, and no other cell of the notebook
     (``cells``: number, code, where) defines it either."""
     tree = _parse(source)
-    if tree is None or "display" in _bound_anywhere(tree):
-        return False
-    if not any(isinstance(n, ast.Name) and n.id == "display" and isinstance(n.ctx, ast.Load) for n in ast.walk(tree)):
+    if tree is None or "display" in _bound_anywhere(tree) or "display" not in _read_names(source):
         return False
     return not any("display" in top_level_names(code) for _number, code, _where in cells)
 

@@ -131,17 +131,20 @@ def _module_file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()  # a link could point at another student's file
 
 
+def _has_module(folder: Path, module: str) -> bool:
+    """``module`` is in ``folder`` under its own name, or saved under a near one."""
+    return _module_file(folder / module) or near_name(folder, module) is not None
+
+
 def find_module_folder(folder: Path, modules: Sequence[str]) -> Path | None:
     """The folder holding the exercise modules: ``folder`` itself or one folder below it (the one
     with the most modules); failing that, the first of them holding a notebook; None when neither
     is found. Links (to folders or modules) are never followed."""
-    def count(candidate: Path) -> int:  # modules under their own names, or saved under a near one
-        return sum(_module_file(candidate / m) or near_name(candidate, m) is not None for m in modules)
-
     candidates = [folder] + sorted(p for p in folder.iterdir()
                                    if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
-    best = max(candidates, key=count)
-    if count(best):
+    counts = {c: sum(_has_module(c, m) for m in modules) for c in candidates}
+    best = max(candidates, key=counts.__getitem__)
+    if counts[best]:
         return best
     return next((c for c in candidates if find_notebooks(c)), None)
 
@@ -194,7 +197,7 @@ def _from_folder(name: str, source: Path, folder: Path, modules: Sequence[str], 
         return Submission(name, source, None, f"no exercise module ({', '.join(modules)}) or notebook at "
                                               f"the top or one folder deep"
                           + (f" (links are not followed: {', '.join(links[:5])})" if links else ""))
-    if not any(_module_file(found / m) or near_name(found, m) for m in modules):
+    if not any(_has_module(found, m) for m in modules):
         return _from_notebooks(name, source, find_notebooks(found), modules, notebook_dir)
     return Submission(name, source, found, file_notes=_folder_notes(folder, found, modules))
 

@@ -198,19 +198,23 @@ def _opt_text(opt_kwargs: dict) -> str:
 def _epoch_text(n: int, batch_size: int, opt_kwargs: dict, num_classes: int = 3, batch_norm: bool = True,
                 smoothing: float = 0.0) -> str:
     sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
-    last = f", the last one of {sizes[-1]}" if len(sizes) > 1 and sizes[-1] != batch_size else ""
     return (f"train_one_epoch(model, loader, criterion, optimizer) with model = "
             f"{_mlp_text(num_classes, batch_norm)}, a loader of {n} samples in {len(sizes)} "
-            f"batch{'es' if len(sizes) > 1 else ''} of {batch_size}{last}, "
+            f"batch{'es' if len(sizes) > 1 else ''} of {batch_size}{_last_batch(n, batch_size)}, "
             f"criterion = CrossEntropyLoss({f'label_smoothing={smoothing}' if smoothing else ''}) and "
             f"optimizer = {_opt_text(opt_kwargs)}")
 
 
+def _last_batch(n: int, batch_size: int) -> str:
+    """", the last one of 2" when ``n`` samples end in a smaller batch, else ""."""
+    last = n % batch_size if n > batch_size else 0
+    return f", the last one of {last}" if last else ""
+
+
 def _epoch_call(n: int, batch_size: int, device: bool = False) -> str:
     """The call in words, for the feedback on an exception the student's loop raises."""
-    last = n % batch_size if n > batch_size else 0
     return (f"train_one_epoch(model, loader, criterion, optimizer{', device' if device else ''}) on a loader "
-            f"of {n} samples in batches of {batch_size}" + (f", the last one of {last}" if last else ""))
+            f"of {n} samples in batches of {batch_size}{_last_batch(n, batch_size)}")
 
 
 def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *device, keep: bool = True,
