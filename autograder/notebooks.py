@@ -46,8 +46,9 @@ without the magic; any other cell magic (``%%bash``, ``%%html``, ...) drops the 
 (:mod:`autograder.notebook_cells`). ``from __future__`` imports are moved to the top of each
 module. Jupyter's ``display(...)``, a builtin of every kernel, is defined (:data:`DISPLAY`: it
 prints each object's repr) in a module whose cells call it when no cell of the notebook defines
-it. Each copied cell is preceded by a comment ``# --- lab.ipynb, cell 4 ---`` so tracebacks can be
-traced back to the notebook; the module's first line says which notebook it comes from
+it. Each copied cell is preceded by a comment ``# --- lab.ipynb, cell 4 ---``, from which the worker
+turns a traceback's module line into the notebook's cell and line (:func:`notebook_position`:
+``File "lab.ipynb", cell 4, line 7``); the module's first line says which notebook it comes from
 (:func:`generated_from`), and its code lines have the same numbers with or without ``display``.
 
 Several notebooks in one submission are each converted this way; an exercise whose cells are in
@@ -70,7 +71,8 @@ from .notebook_cells import (MAX_NOTEBOOK_BYTES, Cell, NotebookError, cell_magic
 from .notebook_names import CellLabels, missing_name_notes, needs_display, order_notes, reading_cells
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "NotebookError", "Cell", "Conversion", "NotebookStaging", "read_cells",
-           "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks", "generated_from"]
+           "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks", "generated_from",
+           "notebook_position"]
 
 SKIP_TAGS = frozenset({"skip"})
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # their body is Python: keep it
@@ -83,6 +85,7 @@ _LOOKS_LIKE_EXERCISE = re.compile(r"ex\d+(?:_\w*)?")
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _HEADER_COMMENT = re.compile(r"^#\s*(?:%%\s*)?(.*)$")
 _FUTURE = re.compile(r"^from\s+__future__\s+import\s+.+$")
+_CELL_MARKER = re.compile(r"^# --- (.+), (cell \d+)(?: \(shared\))? ---$")  # see _assemble
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,24 @@ def generated_from(module: Path) -> str | None:
     name = Path(module).name
     prefix = f"# {name}: {GENERATED} "
     return (first[len(prefix):].strip() or None) if first.startswith(prefix) else None
+
+
+def notebook_position(module: str | Path, lineno: int) -> tuple[str, str, int] | None:
+    """Where line ``lineno`` of a module generated from a notebook comes from: ``(notebook, "cell 4",
+    line within that cell)``, for tracebacks that point into the notebook the student wrote. None
+    for a module the student wrote as a file, or a line of the module's own header."""
+    if lineno < 1 or generated_from(Path(module)) is None:
+        return None
+    try:
+        with open(module, encoding="utf-8", errors="replace") as fh:
+            above = [fh.readline(10_000) for _ in range(lineno - 1)]
+    except OSError:
+        return None
+    for index in range(len(above) - 1, -1, -1):
+        marker = _CELL_MARKER.match(above[index].rstrip("\n"))
+        if marker:
+            return marker.group(1), marker.group(2), lineno - (index + 1)
+    return None
 
 
 # ----------------------------------------------------------------------------------------------

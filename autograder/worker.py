@@ -25,6 +25,7 @@ from typing import Any
 
 from autograder.errors import raised_from
 from autograder.namespaces import set_parent_death_signal
+from autograder.notebooks import notebook_position
 from autograder.protocol import encode, decode, recv_frame, send_frame
 
 __all__ = ["WorkerSettings", "worker_main", "worker_home", "FILE_LIMIT_BYTES"]
@@ -262,19 +263,35 @@ class _Server:
         except Exception:
             message = "<the exception's message could not be shown>"
         if isinstance(exc, SyntaxError) and exc.filename:
-            message = (f"{os.path.basename(exc.filename)}, line {exc.lineno}: {exc.msg}"
+            message = (f"{_place(exc.filename, exc.lineno or 0)}: {exc.msg}"
                        + (f"\n    {exc.text.strip()}" if exc.text else ""))
         try:
             frames = [f for f in traceback.extract_tb(exc.__traceback__)
                       if f.filename.startswith(self.home + os.sep)]
-            for f in frames:
-                f.filename = os.path.basename(f.filename)
-            tb = "".join(traceback.format_list(frames))
+            tb = "".join(map(_frame_text, frames))
         except Exception:
             tb = ""
         causes = [getattr(c, "__name__", "?") for inner in raised_from(exc) for c in type(inner).__mro__[:20]]
         return {"types": [getattr(c, "__name__", "?") for c in type(exc).__mro__][:20],
                 "message": message[:4000], "traceback": tb[-4000:], "causes": causes[:60]}
+
+
+def _place(path: str, lineno: int) -> str:
+    """``ex2_lenet.py, line 12``, or ``lab.ipynb, cell 4, line 3`` for a module made from a notebook."""
+    cell = notebook_position(path, lineno) if path.endswith(".py") else None
+    return f"{cell[0]}, {cell[1]}, line {cell[2]}" if cell else f"{os.path.basename(path)}, line {lineno}"
+
+
+def _frame_text(frame: traceback.FrameSummary) -> str:
+    """One frame as Python prints it, with the file's base name (or the notebook cell) only."""
+    path = frame.filename
+    frame.filename = os.path.basename(path)
+    text = "".join(traceback.format_list([frame]))
+    cell = notebook_position(path, frame.lineno or 0)
+    if cell:
+        text = text.replace(f'File "{frame.filename}", line {frame.lineno},',
+                            f'File "{cell[0]}", {cell[1]}, line {cell[2]},', 1)
+    return text
 
 
 def worker_main(settings: WorkerSettings, sock_fd: int, out_fd: int, gpu: bool = False) -> None:

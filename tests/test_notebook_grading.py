@@ -147,3 +147,19 @@ def test_a_notebook_whose_import_times_out_is_advised_to_tag_the_cell_skip(tmp_p
     assert all("lab.ipynb" in t.feedback and "cell tag `skip`" in t.feedback for t in tests), tests[0].feedback
     assert not any("__main__" in t.feedback for t in tests)
 
+
+
+def test_tracebacks_and_syntax_errors_point_into_the_notebook(tmp_path, repo, fast_manifest):
+    broken = ((repo / "solutions" / "ex1_shapes.py").read_text()
+              + "\n\ndef pool2d_output_size(*args, **kwargs):\n    raise KeyError('mine')\n")
+    write_notebook(tmp_path / "a" / "lab.ipynb", markdown("# Exercise 1"), code("%matplotlib inline\n" + broken))
+    report = grade(tmp_path / "a", repo / "grading_tests", fast_manifest, exercises=["ex1"])
+    traced = [t for t in report.tests if 'File "' in t.feedback]
+    line = ("%matplotlib inline\n" + broken).split("\n").index("    raise KeyError('mine')") + 1
+    assert traced and all(f'File "lab.ipynb", cell 2, line {line}, in pool2d_output_size' in t.feedback
+                          for t in traced), [t.feedback for t in traced]
+
+    write_notebook(tmp_path / "b" / "lab.ipynb", code("import math\n"), code("# ex1\nA = 1\ndef f(:\n    pass\n"))
+    report = grade(tmp_path / "b", repo / "grading_tests", fast_manifest, exercises=["ex1"])
+    assert all("SyntaxError: lab.ipynb, cell 2, line 3: invalid syntax" in t.feedback
+               for t in report.tests), report.tests[0].feedback

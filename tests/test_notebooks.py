@@ -11,7 +11,8 @@ import pytest
 from notebook_builders import code, markdown, notebook, write_notebook
 
 from autograder.notebook_cells import cell_quote
-from autograder.notebooks import (MAX_NOTEBOOK_BYTES, NotebookError, generated_from, notebook_to_modules,
+from autograder.notebooks import (MAX_NOTEBOOK_BYTES, NotebookError, generated_from, notebook_position,
+                                  notebook_to_modules,
                                   read_cells, split_cells)
 
 MODULES = ("ex1_shapes.py", "ex2_lenet.py", "ex3_vgg.py")
@@ -292,6 +293,23 @@ def test_generated_modules_say_which_notebook_they_come_from(tmp_path):
     (tmp_path / "ex2_lenet.py").write_text("# ex2_lenet.py: my LeNet\n")
     assert generated_from(tmp_path / "ex2_lenet.py") is None
     assert generated_from(tmp_path / "missing.py") is None
+
+
+def test_a_module_line_is_traced_back_to_its_notebook_cell_and_line(tmp_path):
+    path = write_notebook(tmp_path / "lab.ipynb", code("import math\n"), markdown("## Exercise 1"),
+                          code("%matplotlib inline\nA = 1\n\nB = math.pi\n"), code("# ex1\nC = 3\n"),
+                          code("display(A)\n", "ex1"))
+    notebook_to_modules(path, MODULES, tmp_path / "out")
+    module = tmp_path / "out" / "ex1_shapes.py"
+    lines = module.read_text().split("\n")
+    where = {text: notebook_position(module, number) for number, text in enumerate(lines, 1)}
+    assert where["import math"] == ("lab.ipynb", "cell 1", 1)  # the shared cell
+    assert where["B = math.pi"] == ("lab.ipynb", "cell 3", 4)  # the magic line still counts
+    assert where["C = 3"] == ("lab.ipynb", "cell 4", 2)
+    assert where["display(A)"] == ("lab.ipynb", "cell 5", 1)
+    assert notebook_position(module, 1) is None  # the header the grader wrote
+    (tmp_path / "ex2_lenet.py").write_text("x = 1\n# --- lab.ipynb, cell 4 ---\ny = 2\n")
+    assert notebook_position(tmp_path / "ex2_lenet.py", 3) is None  # a student's own file: its own lines
 
 
 def test_future_imports_move_to_the_top_of_each_module():
