@@ -58,6 +58,10 @@ class Submission:
         return self.folder is not None
 
 
+# Moodle's "download submissions in folders": ``Jane Doe_123456_assignsubmission_file_/`` is Jane Doe_123456
+_MOODLE_FOLDER = re.compile(r"_assignsubmission_[a-z]+_?$")
+
+
 def _safe_name(raw: str, taken: set[str]) -> str:
     """A file-name-safe, unique student name: letters and digits of any script kept (李雷, Zoë),
     everything else (spaces, punctuation, path separators) folded into "_"."""
@@ -246,7 +250,7 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
     bare = [e for e in unknown if e.suffix == ".ipynb"]  # alice.ipynb: alice's notebook
     found = []
     for entry in [e for e in entries if e not in loose] + bare:
-        name = _safe_name(entry.stem if not entry.is_dir() else entry.name, taken)
+        name = _safe_name(_MOODLE_FOLDER.sub("", entry.stem if not entry.is_dir() else entry.name), taken)
         try:
             if entry.is_symlink():
                 found.append(Submission(name, entry, None, f"{entry.name} is a link: links are not followed "

@@ -68,6 +68,15 @@ def test_a_flat_moodle_export_and_plain_prefixes_are_one_student_each(tmp_path):
     assert sorted(p.name for p in found["Jane_Doe_123456"].folder.iterdir()) == list(MODULES)
 
 
+def test_moodle_folders_are_named_after_the_student_without_moodles_suffix(tmp_path):
+    root = tmp_path / "moodle"
+    for folder in ("Jane Doe_123456_assignsubmission_file_", "Li Lei_654321_assignsubmission_onlinetext_"):
+        flat(root / folder, {"ex1_shapes.py": "A = 1\n"})
+    found = by_name(root, tmp_path)
+    assert sorted(found) == ["Jane_Doe_123456", "Li_Lei_654321"]
+    assert found["Jane_Doe_123456"].readable
+
+
 def test_a_loose_file_that_names_no_student_is_a_row_with_a_reason(tmp_path):
     root = flat(tmp_path / "subs", {"ex1_shapes.py": "A = 1\n", "helper.py": "B = 1\n"})
     (root / "bob").mkdir()
