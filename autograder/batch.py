@@ -189,6 +189,22 @@ def _gradebook(rows: Sequence[BatchRow], exercises: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
+def _set_aside_stale(out: Path, students: set[str]) -> list[str]:
+    """Move the results and feedback of students no longer among the submissions (a withdrawn
+    student, a renamed folder) to ``out/stale/``: kept, not deleted, and out of ``feedback/``, which
+    a TA hands out as it is. Returns their names."""
+    moved = set()
+    for kind, suffix in (("results", ".json"), ("feedback", ".md")):
+        folder = out / kind
+        for path in sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []:
+            student = path.name[:-len(suffix)]
+            if student not in students and path.is_file():
+                (out / "stale" / kind).mkdir(parents=True, exist_ok=True)
+                os.replace(path, out / "stale" / kind / path.name)
+                moved.add(student)
+    return sorted(moved)
+
+
 def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: BatchOptions,
                 on_row: Callable[[BatchRow], None] | None = None,
                 on_start: Callable[[int], None] | None = None,
@@ -235,6 +251,11 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
     finally:
         grader.close()
     write_atomic(out / "grades.csv", _gradebook(rows, options.exercises))
+    gone = _set_aside_stale(out, {sub.name for sub in found})
+    if gone and on_note is not None:
+        on_note(f"{len(gone)} student(s) of an earlier run are no longer among the submissions "
+                f"({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}): their results and feedback "
+                f"moved to {out / 'stale'}")
     from autograder.summary import render_summary  # here, not at the top: summary imports this module
     write_atomic(out / "summary.html", render_summary(rows, options.exercises, manifest.title))
     return sorted(rows, key=lambda r: r.student)

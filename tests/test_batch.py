@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,18 @@ def test_a_rerun_grades_only_what_changed(tmp_path, repo, manifest, options):
     assert rows_of(tmp_path / "out")["partial"]["ex1"] == "20"
     assert (tmp_path / "out" / "grades.csv").read_text() != csv_before
     assert "partial" in (tmp_path / "out" / "summary.html").read_text()  # read_text fails if it is missing
+
+    # a student withdraws: their files leave results/ and feedback/ but are kept
+    shutil.rmtree(subs / "ref")
+    notes: list[str] = []
+    third = grade_batch(subs, tmp_path / "out", manifest, options, on_note=notes.append)
+    assert all(r.cached for r in third if r.status is not RowStatus.UNREADABLE) and "ref" not in rows_of(tmp_path / "out")
+    assert not (tmp_path / "out" / "results" / "ref.json").exists()
+    assert not (tmp_path / "out" / "feedback" / "ref.md").exists()
+    assert (tmp_path / "out" / "stale" / "results" / "ref.json").is_file()
+    assert (tmp_path / "out" / "stale" / "feedback" / "ref.md").is_file()
+    assert (tmp_path / "out" / "results" / "partial.json").is_file()
+    assert any("no longer among the submissions (ref)" in n for n in notes), notes
 
 
 def test_a_killed_batch_keeps_what_was_graded_and_the_next_run_completes(tmp_path, repo):
