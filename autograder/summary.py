@@ -1,6 +1,6 @@
 """The batch summary for TAs: one self-contained HTML page (``summary.html``) read from the batch rows.
 
-A header (title, submissions, counts per status, mean and median total), two kinds of plots
+A header (title, submissions, counts per status, mean and median total of the graded rows), two kinds of plots
 (the points per exercise, the most-failed tests) embedded as base64 PNG, the most-failed tests as
 a list, and the gradebook as a table. Nothing is fetched from elsewhere: the page opens offline,
 from a zip, from an LMS upload.
@@ -107,12 +107,15 @@ def _plots(rows: Sequence[BatchRow], exercises: Sequence[str]) -> list[tuple[str
 
 def _header(rows: Sequence[BatchRow], title: str) -> str:
     statuses = Counter(r.status for r in rows)
-    totals = [r.total for r in rows]
+    # of the graded rows only: an unreadable submission's 0 or a grader error's partial points would
+    # pull the figures down for reasons that say nothing about how the class did
+    totals = [r.total for r in rows if r.status is RowStatus.GRADED]
     mean = f"{round(statistics.fmean(totals), 2):g}" if totals else "–"
     median = f"{statistics.median(totals):g}" if totals else "–"
     stats = [f"<span><b>{len(rows)}</b> submissions</span>",
              *(f"<span>{html.escape(s.value)}: <b>{statuses[s]}</b></span>" for s in RowStatus),
-             f"<span>mean total: <b>{mean}</b></span>", f"<span>median total: <b>{median}</b></span>"]
+             f"<span>mean total (graded): <b>{mean}</b></span>",
+             f"<span>median total (graded): <b>{median}</b></span>"]
     return f"<h1>{html.escape(title)}</h1>\n<p class=\"stats\">{''.join(stats)}</p>"
 
 

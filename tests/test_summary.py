@@ -61,8 +61,8 @@ def test_the_header_has_the_title_counts_and_totals(rows):
     assert "CNN &lt;Assignment&gt; 1" in page and "<Assignment>" not in page
     assert "<b>6</b> submissions" in page
     assert "graded: <b>4</b>" in page and "unreadable: <b>1</b>" in page and "grader_error: <b>1</b>" in page
-    # totals 40, 10, 10, 20, 0, 20 -> mean 16.67, median 15
-    assert "mean total: <b>16.67</b>" in page and "median total: <b>15</b>" in page
+    # graded totals 40, 10, 10, 20 -> mean 20, median 15 (the unreadable 0 and the grader error's 20 left out)
+    assert "mean total (graded): <b>20</b>" in page and "median total (graded): <b>15</b>" in page
 
 
 def test_one_table_row_per_student_sorted_and_escaped(rows):
@@ -124,5 +124,5 @@ def test_without_matplotlib_the_page_has_the_header_the_table_and_the_install_hi
 
 def test_an_empty_batch_still_renders():
     page = render_summary([], EXERCISES, "A1")
-    assert "<b>0</b> submissions" in page and "mean total: <b>–</b>" in page
+    assert "<b>0</b> submissions" in page and "mean total (graded): <b>–</b>" in page
     assert table_rows(page) == []
