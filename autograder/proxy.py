@@ -127,7 +127,9 @@ class StudentNamespace:
                 raise WorkerTimeout(self._timed_out[name])
             dead_already = self._client.dead is not None  # then the import itself did not time out
             try:
-                self._modules[name] = self._client.request("import", None, [name], f"importing {name}.py", name)
+                what = (f"importing {name}.py (made from the {name} cells of {self._notebooks[name]})"
+                        if name in self._notebooks else f"importing {name}.py")
+                self._modules[name] = self._client.request("import", None, [name], what, name)
             except StudentError as exc:  # a module that fails to import fails the same way every time
                 self._modules[name] = exc
             except WorkerTimeout as exc:

@@ -161,5 +161,6 @@ def test_tracebacks_and_syntax_errors_point_into_the_notebook(tmp_path, repo, fa
 
     write_notebook(tmp_path / "b" / "lab.ipynb", code("import math\n"), code("# ex1\nA = 1\ndef f(:\n    pass\n"))
     report = grade(tmp_path / "b", repo / "grading_tests", fast_manifest, exercises=["ex1"])
-    assert all("SyntaxError: lab.ipynb, cell 2, line 3: invalid syntax" in t.feedback
+    assert all("importing ex1_shapes.py (made from the ex1_shapes cells of lab.ipynb): your code raised "
+               "SyntaxError: lab.ipynb, cell 2, line 3: invalid syntax" in t.feedback
                for t in report.tests), report.tests[0].feedback
