@@ -27,6 +27,7 @@ from autograder.manifest import Manifest
 from autograder.reporters import submission_notes
 from autograder.results import Outcome, Report, TestResult
 from autograder.engines import DaskGrader, Engine, GradeTask, LocalGrader
+from autograder.runner import GradeInputError, check_paths
 from autograder.submissions import Submission, discover
 
 __all__ = ["RowStatus", "BatchRow", "BatchOptions", "grade_batch", "cache_key", "write_atomic"]
@@ -214,6 +215,9 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
     ``on_row`` sees each row as it is known, ``on_note`` what the engine has to say (the server
     starting, the reference losing points in the warm-up, a fallback to fresh processes)."""
     out = Path(out)
+    if not Path(options.tests).is_dir():
+        raise GradeInputError(f"tests folder not found: {options.tests}")
+    check_paths(manifest)  # before anything is written: a typo in the manifest is not 300 students' zero
     out.mkdir(parents=True, exist_ok=True)
     found = discover(Path(submissions), manifest.modules, out / ".unpacked", exclude=[out])
     if on_start is not None:

@@ -18,7 +18,7 @@ from autograder.engines import SERVER_MIN_SUBMISSIONS, Engine
 from autograder.mutants import MutantError
 from autograder.platforms import SubmissionContext
 from autograder.reporters import Format, OutputError, live_line, pair_outputs, write_reports
-from autograder.runner import GradeInputError, grade
+from autograder.runner import GradeInputError, check_paths, grade
 from autograder.sandbox import SandboxMode, SandboxUnavailable, choose
 from autograder.similarity import DEFAULT_THRESHOLD
 
@@ -56,6 +56,9 @@ def check(
     cache_dir: Annotated[Optional[Path], typer.Option(
         "--cache-dir", file_okay=False, help="Where decoded CIFAR-10 is cached (default: ~/.cache/cnn-autograder).")] = None,
     sandbox: SandboxOpt = SandboxMode.auto,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="For instructors writing tests: add the test's own traceback to grader errors and to "
+                        "failures blamed on a value the code returned (it quotes the tests' source).")] = False,
 ) -> None:
     """Grade exercises of one submission and print per-test results and points."""
     if bool(exercises) == all_:
@@ -77,7 +80,7 @@ def check(
     try:
         report = grade(submission, tests, man, None if all_ else exercises,
                        on_result=(lambda t: live.print(live_line(t))) if live else None,
-                       profile=profile.value, data_dir=data_dir, cache_dir=cache_dir, sandbox=sandbox)
+                       profile=profile.value, data_dir=data_dir, cache_dir=cache_dir, sandbox=sandbox, debug=debug)
     except (GradeInputError, SandboxUnavailable) as exc:
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
@@ -101,7 +104,7 @@ def verify(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Gradings to run at once.")] = os.cpu_count() or 1,
     quick: Annotated[bool, typer.Option(
         "--quick", help="Stop grading each mutant at its first failed test: faster, and the table names "
-                        "one test that catches it instead of all of them.")] = False,
+                        "one test that catches it instead of all of them (its score counts the tests run).")] = False,
 ) -> None:
     """Prove the suites: solutions score 100%, the template 0, every mutant loses points."""
     from autograder.verify import verify as run_verify
@@ -119,8 +122,11 @@ def verify(
     for c in checks:
         table.add_row(c.subject, c.suite, " ".join(c.exercises), c.expectation,
                       f"{c.score:g}/{c.max_score:g}", "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail)
-    Console(highlight=False, width=200).print(table)
+    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
     failed = [c for c in checks if not c.ok]
+    for c in failed:
+        if c.debug:
+            print(f"\n{c.subject} ({c.suite}): {c.debug}")
     print(f"{len(checks) - len(failed)}/{len(checks)} checks hold")
     raise typer.Exit(ExitCode.TESTS_FAILED if failed else ExitCode.OK)
 
@@ -188,7 +194,7 @@ def batch(
              f"{SERVER_MIN_SUBMISSIONS} submissions on.")] = Engine.auto,
     cluster: Annotated[Optional[str], typer.Option(
         help="Dask scheduler address (tcp://host:8786): grade there; workers need the same paths. "
-             "Needs pip install 'cnn-autograder[cluster]'.")] = None,
+             "Needs pip install 'cnn-autograder\\[cluster]'.")] = None,
     sandbox: SandboxOpt = SandboxMode.auto,
 ) -> None:
     """Grade every submission in SUBMISSIONS in parallel; re-runs grade only what changed."""
@@ -209,6 +215,13 @@ def batch(
         error(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(man.names)}")
         raise typer.Exit(ExitCode.USAGE)
     try:
+        if not suite.is_dir():
+            raise GradeInputError(f"tests folder not found: {suite}")
+        check_paths(man)
+    except GradeInputError as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE)
+    try:
         err.print(f"[dim]sandbox: {escape(choose(sandbox).description)}[/]")
     except SandboxUnavailable as exc:
         error(str(exc))
@@ -225,7 +238,7 @@ def batch(
                                on_row=lambda r: progress.update(task, advance=1, last=f"{r.student}: {r.status.value}"
                                                                 + (" (cached)" if r.cached else "")),
                                on_note=lambda text: progress.console.print(f"[dim]{escape(text)}[/]"))
-        except (SubmissionError, ClusterError) as exc:
+        except (SubmissionError, ClusterError, GradeInputError) as exc:
             error(str(exc))
             raise typer.Exit(ExitCode.USAGE)
     counts = {s: sum(r.status is s for r in rows) for s in RowStatus}

@@ -55,11 +55,12 @@ class GradeTask:
     cache_dir: Path | None = None
     sandbox: str = "auto"
     first_failure: bool = False  # stop at the first failed test (grade verify)
+    debug: bool = False  # trusted-side tracebacks in grader errors (grade verify)
 
     def run(self, server=None) -> Report:
         return grade(self.folder, self.tests, self.manifest, self.exercises, profile=self.profile,
                      data_dir=self.data_dir, cache_dir=self.cache_dir, server=server, sandbox=self.sandbox,
-                     first_failure=self.first_failure)
+                     first_failure=self.first_failure, debug=self.debug)
 
 
 class LocalGrader:

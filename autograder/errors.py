@@ -66,6 +66,15 @@ class WorkerTimeout(WorkerDied):
     """A call into the student's code ran past its time limit and the worker was stopped."""
 
 
+class GraderFault(Exception):
+    """A mistake of the grading suite itself (it names a reference or exercise module that does not
+    exist): a grader error, never counted against the student."""
+
+
+class GraderAttributeError(GraderFault, AttributeError):
+    """An AttributeError too, as ``hasattr()`` and hypothesis expect of a missing attribute."""
+
+
 class ProtocolError(Exception):
     """A message from the worker was malformed or over a size cap (never trusted, never unpickled)."""
 

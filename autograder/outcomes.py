@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import builtins
 import re
+import traceback
+import types
 
-from autograder.errors import StudentError, StudentImportError, StudentNotImplemented, WorkerDied, WorkerTimeout
+from autograder.errors import (GraderFault, StudentError, StudentImportError, StudentNotImplemented, WorkerDied,
+                               WorkerTimeout)
 from autograder.results import Outcome
 
-__all__ = ["Verdict", "classify", "FEEDBACK_CAP"]
+__all__ = ["Verdict", "classify", "debug_detail", "FEEDBACK_CAP", "UNUSABLE_VALUE"]
 
 FEEDBACK_CAP = 4000
 _GROUPS = tuple(c for c in (getattr(builtins, "BaseExceptionGroup", None),) if c)  # Python 3.11+
@@ -21,6 +24,9 @@ _VALUE_ERRORS = (TypeError, AttributeError, ValueError, IndexError, KeyError, Ru
 
 Verdict = tuple[Outcome, str, bool]  # outcome, feedback, grader_error
 
+
+#: How a failure blamed on a value the student returned starts.
+UNUSABLE_VALUE = "your code returned a value the checks could not use"
 
 #: Prefix of an exception note that names the student's call in words (testing.called_as).
 CALLED_AS = "called as: "
@@ -62,6 +68,9 @@ def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Ve
         return Outcome.PASSED, "", False
     if isinstance(exc, _GROUPS) and exc.exceptions:  # several distinct failures: the first
         return classify(exc.exceptions[0])
+    if isinstance(exc, GraderFault) or _reference_lacks(exc):
+        return (Outcome.ERROR, f"the grader failed on this test, not because of your code ({type(exc).__name__}); "
+                f"tell your instructor", True)
     if isinstance(exc, StudentNotImplemented) or type(exc) is NotImplementedError:
         where = _where(getattr(exc, "where", ""))
         return Outcome.NOT_IMPLEMENTED, f"not implemented yet: {where} raises NotImplementedError", False
@@ -87,14 +96,30 @@ def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Ve
     if isinstance(exc, _VALUE_ERRORS):
         # Raised by the test's own code on a value the student returned (a tuple where a tensor
         # was expected, a state_dict with the wrong shapes): the student's failure, not the grader's.
-        return (Outcome.FAILED, _join(f"your code returned a value the checks could not use "
-                                      f"({name}: {_first_line(exc)})", _smallest_input(exc)), False)
+        return (Outcome.FAILED, _join(f"{UNUSABLE_VALUE} ({name}: {_first_line(exc)})", _smallest_input(exc)),
+                False)
     if name in ("Flaky", "FlakyFailure", "FlakyStrategyDefinition"):
         return (Outcome.ERROR, "your code gave different results for the same input on different "
                 "runs (does it use unseeded randomness or global state?)", False)
     # Only the exception's type: its message could quote the hidden test (a name, a value).
     return (Outcome.ERROR, f"the grader failed on this test, not because of your code ({name}); "
             f"tell your instructor", True)
+
+
+def _reference_lacks(exc: BaseException) -> bool:
+    """An attribute the test asked of a reference solution module (a typo in the test)."""
+    obj = getattr(exc, "obj", None) if isinstance(exc, AttributeError) else None
+    return isinstance(obj, types.ModuleType) and obj.__name__.startswith("_reference_")
+
+
+def debug_detail(exc: BaseException, frames: int = 8) -> str:
+    """The trusted side's traceback of ``exc`` (its last ``frames`` frames), for an instructor
+    debugging a hidden test: it quotes hidden test source, so it never goes into a student's feedback."""
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-frames))
+    except Exception as inner:  # noqa: BLE001 - a detail must never turn into a grader crash
+        text = f"(the traceback could not be formatted: {type(inner).__name__})"
+    return "[--debug: the grading test's own traceback, never shown to students]\n" + text[-2500:]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -22,9 +22,9 @@ from typing import Any, Iterator
 import pytest
 
 from autograder.client import WorkerClient
-from autograder.errors import WorkerTimeout
+from autograder.errors import GraderAttributeError, WorkerTimeout
 from autograder.notebooks import generated_from
-from autograder.outcomes import FEEDBACK_CAP, classify
+from autograder.outcomes import FEEDBACK_CAP, UNUSABLE_VALUE, classify, debug_detail
 from autograder.proxy import LIBRARIES, StudentNamespace
 from autograder.results import Outcome, TestResult, Visibility
 from autograder.trusted import TrustedConfig
@@ -37,7 +37,7 @@ _VERDICT = pytest.StashKey[list]()
 _CLIENT = pytest.StashKey[WorkerClient]()
 
 
-class _NoModule(LookupError, AttributeError):
+class _NoModule(GraderAttributeError, LookupError):
     pass
 
 
@@ -226,7 +226,10 @@ class GradingPlugin:
         phases = item.stash.setdefault(_VERDICT, [])
         exc = call.excinfo.value if call.excinfo is not None else None
         skipped = str(getattr(exc, "msg", "") or "not graded") if report.skipped else None
-        phases.append((classify(None if skipped else exc, skipped), call.duration))
+        verdict = classify(None if skipped else exc, skipped)
+        if self.cfg.debug and exc is not None and not skipped and (verdict[2] or verdict[1].startswith(UNUSABLE_VALUE)):
+            verdict = (verdict[0], verdict[1][:FEEDBACK_CAP - 2600] + "\n" + debug_detail(exc), verdict[2])
+        phases.append((verdict, call.duration))
         if call.when == "teardown":
             self.finish(item, phases)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from autograder.client import WorkerClient
-from autograder.errors import ProtocolError, StudentError, WorkerTimeout
+from autograder.errors import GraderAttributeError, ProtocolError, StudentError, WorkerTimeout
 
 __all__ = ["Proxy", "StudentNamespace", "call_keep", "LIBRARIES"]
 
@@ -120,7 +120,7 @@ class StudentNamespace:
         if name in LIBRARIES and name not in self._modules:
             self._modules[name] = self._client.request("import", None, [LIBRARIES[name]], f"importing {name}", name)
         if name not in self._allowed and name not in LIBRARIES:
-            raise AttributeError(f"{name} is not an exercise module of this assignment "
+            raise GraderAttributeError(f"{name} is not an exercise module of this assignment "
                                  f"({', '.join(self._allowed)})")
         if name not in self._modules:
             if name in self._timed_out:

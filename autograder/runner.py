@@ -118,7 +118,7 @@ def stage_modules(submission: Path, manifest: Manifest, into: Path, notes: list[
 def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scratch: Path, result_fd: int,
                    visibility: Visibility, *, mode: str = "worker", profile: str = "auto",
                    data_dir: Path | None = None, cache_dir: Path | None = None,
-                   sandbox: Sandbox | None = None, first_failure: bool = False) -> TrustedConfig:
+                   sandbox: Sandbox | None = None, first_failure: bool = False, debug: bool = False) -> TrustedConfig:
     """The trusted test process's configuration for modules staged in ``scratch/modules``."""
     chosen = [manifest.exercise(e) for e in selected]
     return TrustedConfig(
@@ -132,7 +132,15 @@ def trusted_config(manifest: Manifest, tests: Path, selected: Sequence[str], scr
         result_fd=result_fd, mode=mode, profile=profile,
         data_dir=str(Path(data_dir).resolve()) if data_dir else None,
         cache_dir=str(Path(cache_dir).resolve()) if cache_dir else None,
-        sandbox=(sandbox or choose(SandboxMode.auto)).to_json(), first_failure=first_failure)
+        sandbox=(sandbox or choose(SandboxMode.auto)).to_json(), first_failure=first_failure, debug=debug)
+
+
+def check_paths(manifest: Manifest) -> None:
+    """A folder the manifest names that does not exist is the instructor's typo: say so (a usage
+    error), rather than fail every reference-based test of every student."""
+    for key, path in (("paths.solutions", manifest.solutions), ("paths.hidden_tests", manifest.hidden_tests)):
+        if path is not None and not Path(path).is_dir():
+            raise GradeInputError(f"{manifest.path}: {key} names {path}, which is not a folder")
 
 
 def visibility_of(tests: Path, manifest: Manifest) -> Visibility:
@@ -144,7 +152,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
           on_result: Callable[[TestResult], None] | None = None, mode: str = "worker",
           startup_seconds: float = STARTUP_SECONDS, profile: str = "auto", data_dir: Path | None = None,
           cache_dir: Path | None = None, server: "GradingServer | None" = None,
-          sandbox: SandboxMode | str = SandboxMode.auto, first_failure: bool = False) -> Report:
+          sandbox: SandboxMode | str = SandboxMode.auto, first_failure: bool = False, debug: bool = False) -> Report:
     """Grade ``submission`` with the suite in ``tests``; the Python API behind ``grade check``.
 
     ``profile`` (cpu, gpu, auto), ``data_dir`` and ``cache_dir`` reach the accuracy tests. With a
@@ -153,13 +161,16 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
     ``sandbox`` (auto, ns, bwrap, none: :mod:`autograder.sandbox`) isolates the student's code; a
     request for ns or bwrap where it cannot run raises :class:`~autograder.sandbox.SandboxUnavailable`.
     ``first_failure`` stops at the first failed test; the tests after it are ``not_graded`` (for
-    ``grade verify``, which only asks whether a mutant loses points)."""
+    ``grade verify``, which only asks whether a mutant loses points). ``debug`` adds the trusted side's
+    traceback to grader errors and to failures blamed on a value the student returned: for an
+    instructor writing tests (it shows hidden test source; never for students' runs)."""
     submission, tests = Path(submission).resolve(), Path(tests).resolve()
     if not (submission.is_dir() or (submission.is_file() and submission.suffix == ".ipynb")):
         raise GradeInputError(f"submission not found: {submission} (a folder with the exercise modules, "
                               "or a .ipynb notebook)")
     if not tests.is_dir():
         raise GradeInputError(f"tests folder not found: {tests}")
+    check_paths(manifest)
     selected = tuple(exercises) if exercises else manifest.names
     unknown = [e for e in selected if e not in manifest.names]
     if unknown:
@@ -179,7 +190,7 @@ def grade(submission: Path, tests: Path, manifest: Manifest, exercises: Sequence
         read_fd, write_fd = os.pipe()
         cfg = trusted_config(manifest, tests, selected, scratch, write_fd, visibility, mode=mode,
                              profile=profile, data_dir=data_dir, cache_dir=cache_dir, sandbox=chosen_sandbox,
-                             first_failure=first_failure)
+                             first_failure=first_failure, debug=debug)
         if server is not None and mode == "worker":
             startup_seconds = min(startup_seconds, SERVER_STARTUP_SECONDS)
         run_seconds = startup_seconds + sum(e.limits.run_seconds for e in chosen)

@@ -47,6 +47,7 @@ class TrustedConfig:
     sandbox: dict = field(default_factory=lambda: {"mode": "none", "reason": "not configured"})
     cgroup: dict | None = None  # the zygote's cgroup, made by the parent (Cgroup.to_json); None: make one
     first_failure: bool = False  # stop at the first failed test (grade verify: is a mutant caught at all?)
+    debug: bool = False  # add the trusted-side traceback to grader errors (grade check --debug, grade verify)
 
     def limits_for(self, exercise: str | None) -> ExerciseLimits:
         return self.limits.get(exercise or "", ExerciseLimits(30.0, 120.0))

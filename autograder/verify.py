@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from autograder.manifest import Manifest
-from autograder.mutants import load_mutants, materialize
+from autograder.mutants import MutantError, load_mutants, materialize
 from autograder.results import Outcome, Report
 from autograder.engines import Engine, GradeTask, LocalGrader
 
@@ -31,6 +31,7 @@ class Check:
     max_score: float
     ok: bool
     detail: str = ""
+    debug: str = ""  # a grader error's traceback in the tests (the instructor's to fix)
 
 
 def _problems(report: Report) -> list[str]:
@@ -40,13 +41,18 @@ def _problems(report: Report) -> list[str]:
     return problems
 
 
+def _debug(report: Report) -> str:
+    """The first grader error's feedback in full: with ``debug`` it ends in the test's traceback."""
+    return next((f"{t.name}: {t.feedback}" for t in report.tests if t.grader_error), "")
+
+
 def _full_marks(subject: str, suite: str, report: Report) -> Check:
     """Every graded test passed (tests not graded here, e.g. accuracy without data, are skipped)."""
     problems = _problems(report) + [f"{t.name}: {t.outcome.value}" for t in report.tests
                                     if t.outcome not in (Outcome.PASSED, Outcome.NOT_GRADED)]
     ok = not problems and report.tests != () and report.score == report.max_score
     return Check(subject, suite, report.exercises, "100%", report.score, report.max_score, ok,
-                 "; ".join(problems)[:500])
+                 "; ".join(problems)[:500], _debug(report))
 
 
 def _all_not_implemented(subject: str, suite: str, report: Report) -> Check:
@@ -54,7 +60,7 @@ def _all_not_implemented(subject: str, suite: str, report: Report) -> Check:
                                     if t.outcome not in (Outcome.NOT_IMPLEMENTED, Outcome.NOT_GRADED)]
     ok = not problems and report.tests != () and report.score == 0
     return Check(subject, suite, report.exercises, "0, all not implemented", report.score,
-                 report.max_score, ok, "; ".join(problems)[:500])
+                 report.max_score, ok, "; ".join(problems)[:500], _debug(report))
 
 
 def _caught(subject: str, description: str, report: Report) -> Check:
@@ -64,7 +70,7 @@ def _caught(subject: str, description: str, report: Report) -> Check:
     detail = "; ".join(problems) if problems else (
         f"caught by {', '.join(lost)}" if lost else "NOT caught: every test passed")
     return Check(subject, "hidden", report.exercises, f"loses points ({description})", report.score,
-                 report.max_score, ok, detail[:500])
+                 report.max_score, ok, detail[:500], _debug(report))
 
 
 def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] | None = None,
@@ -79,6 +85,20 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
     if unknown:
         raise ValueError(f"unknown exercise {', '.join(unknown)}; the manifest has {', '.join(manifest.names)}")
 
+    every = load_mutants(manifest.mutants) if manifest.mutants else []
+    strays = [m for m in every if m.exercise not in manifest.names]
+    if strays:  # an exercise renamed or dropped: its mutants would go unchecked without a word
+        raise MutantError(f"{strays[0].source}: mutant {strays[0].name!r} is for exercise {strays[0].exercise!r}, "
+                          f"which the manifest does not have ({', '.join(manifest.names)}); "
+                          f"{len(strays)} mutant(s) like it: rename their exercise or remove them")
+    mutants = [m for m in every if m.exercise in chosen]
+    scratch = tempfile.TemporaryDirectory(prefix="verify-")
+    try:  # a mutant that no longer applies is reported before any grading starts
+        folders = [materialize(m, manifest.solutions, Path(scratch.name) / m.name) for m in mutants]
+    except BaseException:
+        scratch.cleanup()
+        raise
+
     # One warm server for the hidden suite (it grades the solutions first); the public suite,
     # graded twice, runs in fresh processes. Everything verify grades is the instructor's own code
     # (solutions, template, mutants of the solutions): no sandbox is needed, and none is paid for.
@@ -87,7 +107,7 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
 
     def run_suite(folder: Path, tests: Path, exercises: Sequence[str] = chosen, first_failure: bool = False) -> Report:
         return grader.grade_one(GradeTask(folder, tests, manifest, tuple(exercises), sandbox="none",
-                                          first_failure=first_failure))
+                                          first_failure=first_failure, debug=True))
 
     tasks: list[Callable[[], Check]] = [
         lambda: _full_marks("solutions", "hidden", run_suite(manifest.solutions, manifest.hidden_tests)),
@@ -98,10 +118,7 @@ def verify(manifest: Manifest, jobs: int = 2, on_check: Callable[[Check], None] 
             lambda: _full_marks("solutions", "public", run_suite(manifest.solutions, manifest.public_tests)),
             lambda: _all_not_implemented("template", "public", run_suite(manifest.template, manifest.public_tests)),
         ]
-    scratch = tempfile.TemporaryDirectory(prefix="verify-")
-    mutants = [m for m in load_mutants(manifest.mutants) if m.exercise in chosen] if manifest.mutants else []
-    for mutant in mutants:
-        folder = materialize(mutant, manifest.solutions, Path(scratch.name) / mutant.name)
+    for mutant, folder in zip(mutants, folders):
         tasks.append(lambda m=mutant, f=folder: _caught(
             m.name, m.description, run_suite(f, manifest.hidden_tests, [m.exercise], first_failure=quick)))
 

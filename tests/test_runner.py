@@ -112,6 +112,59 @@ def test_a_broken_hidden_test_is_a_grader_error_not_the_students(tmp_path):
     assert "helper(" not in bad.feedback  # never the test's source
 
 
+def test_mistakes_in_the_tests_are_grader_errors_and_debug_shows_where(tmp_path):
+    manifest = mini(tmp_path, """
+        @pytest.mark.points(1)
+        def test_b_reference_typo(student, reference):
+            assert student.m.f() == reference.m.ff(), "never reached"
+
+        @pytest.mark.points(1)
+        def test_c_not_a_module(student):
+            assert student.mm.f() == 1, "never reached"
+
+        @pytest.mark.points(1)
+        def test_d_message_bug(student):
+            got = student.m.f()
+            if got != 2:
+                raise AssertionError("expected 2, you returned " + got)
+    """, points=4)
+    (tmp_path / "sol").mkdir()
+    (tmp_path / "sol" / "m.py").write_text("def f():\n    return 1\n")
+    text = (tmp_path / "assignment.toml").read_text().replace('hidden_tests = "hidden"',
+                                                               'hidden_tests = "hidden"\nsolutions = "sol"')
+    (tmp_path / "assignment.toml").write_text(text)
+    manifest = load_manifest(tmp_path / "assignment.toml")
+    plain = {t.name: t for t in grade(tmp_path / "sub", tmp_path / "hidden", manifest).tests}
+    for name in ("test_b_reference_typo", "test_c_not_a_module"):  # the test's mistake, not the student's
+        assert plain[name].grader_error and "tell your instructor" in plain[name].feedback, plain[name]
+    # an error in the test's own code on a value from the student cannot be told from a bad value
+    message_bug = plain["test_d_message_bug"]
+    assert message_bug.outcome is Outcome.FAILED and not message_bug.grader_error
+    assert "returned a value the checks could not use (TypeError" in message_bug.feedback
+    assert not any("--debug" in t.feedback or "you returned" in t.feedback for t in plain.values())
+
+    debug = {t.name: t for t in grade(tmp_path / "sub", tmp_path / "hidden", manifest, debug=True).tests}
+    assert "reference.m.ff()" in debug["test_b_reference_typo"].feedback  # the test's line, for its author
+    assert "has no attribute 'ff'" in debug["test_b_reference_typo"].feedback
+    assert "mm is not an exercise module" in debug["test_c_not_a_module"].feedback
+    assert '"expected 2, you returned " + got' in debug["test_d_message_bug"].feedback
+    assert debug["test_a_first"].feedback == ""  # passing tests are untouched
+
+
+def test_a_manifest_folder_that_does_not_exist_is_an_input_error(tmp_path):
+    manifest = mini(tmp_path, "")
+    text = (tmp_path / "assignment.toml").read_text().replace('hidden_tests = "hidden"',
+                                                               'hidden_tests = "hidden"\nsolutions = "solution"')
+    (tmp_path / "assignment.toml").write_text(text)
+    manifest = load_manifest(tmp_path / "assignment.toml")
+    with pytest.raises(GradeInputError, match=r"assignment.toml: paths.solutions names .*solution, which is not a folder"):
+        grade(tmp_path / "sub", tmp_path / "hidden", manifest)
+    from autograder.batch import BatchOptions, grade_batch
+    with pytest.raises(GradeInputError, match="paths.solutions"):  # a batch stops before writing anything
+        grade_batch(tmp_path, tmp_path / "out", manifest, BatchOptions(tests=tmp_path / "hidden", exercises=("ex1",)))
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_requests_are_input_errors(tmp_path, manifest, repo):
     with pytest.raises(GradeInputError, match="submission not found"):
         grade(tmp_path / "nope", repo / "grading_tests", manifest)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from autograder.mutants import MutantError, load_mutants, materialize
@@ -45,3 +47,12 @@ def test_verify_holds_for_the_shipped_assignment(manifest):
     assert not failed, "\n".join(f"{c.subject} ({c.suite}): {c.detail}" for c in failed)
     subjects = {c.subject for c in checks}
     assert {"solutions", "template"} <= subjects and len(checks) >= 4 + 16
+
+
+def test_mutants_of_an_exercise_the_manifest_lacks_stop_verify_before_grading(tmp_path, manifest):
+    (tmp_path / "ex1.toml").write_text(
+        'exercise = "shapes"\nmodule = "ex1_shapes.py"\n[[mutant]]\nname = "renamed"\ndescription = "x"\n'
+        '[[mutant.replace]]\nold = "x"\nnew = "y"\n')
+    renamed = dataclasses.replace(manifest, mutants=tmp_path)  # its exercise was renamed in the manifest
+    with pytest.raises(MutantError, match=r"mutant 'renamed' is for exercise 'shapes', which the manifest does not have"):
+        verify(renamed, exercises=["ex1"])
