@@ -184,7 +184,13 @@ def parse_blocks(source: str, where: str = "<string>") -> tuple[Block, ...]:
                 raise MarkerError(f"{where}:{block.begin}: {BEGIN!r} is not inside a function, so the stub "
                                   f"cannot raise NotImplementedError there; use {BEGIN_NO_PROMPT!r} for "
                                   f"code students do not get at all")
-            block = Block(block.begin, block.end, block.indent, True, max(around)[3])
+            function = max(around)
+            if block.end > function[1]:
+                raise MarkerError(f"{where}:{block.end}: this {END!r} is past the end of {function[3]} "
+                                  f"(lines {function[0]}-{function[1]}), where its {BEGIN!r} (line {block.begin}) "
+                                  f"is: a block must end in the function it starts in, or the stub would lose "
+                                  f"the code between")
+            block = Block(block.begin, block.end, block.indent, True, function[3])
         named.append(block)
     return tuple(named)
 

@@ -115,6 +115,8 @@ def test_blocks_become_a_todo_and_a_raise_and_solution_only_blocks_vanish():
     ("def f():\n    return 1  # BEGIN SOLUTION\n", 2, "alone on its line"),
     ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", 1, "not inside a function"),
     ("def f(:\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n", 1, "not valid Python"),
+    ("def f():\n    # BEGIN SOLUTION\n    return 1\n\n\ndef g():\n    # END SOLUTION\n    return 2\n", 7,
+     "past the end of f (lines 1-5), where its '# BEGIN SOLUTION' (line 2) is"),
 ])
 def test_malformed_markers_fail_loudly_with_file_and_line(source, line, message):
     with pytest.raises(MarkerError) as info:
