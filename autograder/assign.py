@@ -275,6 +275,9 @@ def _required(manifest: Manifest) -> tuple[Path, Path]:
     return manifest.solutions, manifest.template
 
 
+_EXERCISE_MARK = re.compile(r"pytest\.mark\.exercise\(\s*[\"']([^\"']+)[\"']")
+
+
 def build_template(manifest: Manifest) -> dict[str, bytes]:
     """Every file the template holds (relative path with / -> content); reads, never writes."""
     solutions, template = _required(manifest)
@@ -295,7 +298,13 @@ def build_template(manifest: Manifest) -> dict[str, bytes]:
     if not manifest.public_tests.is_dir():
         raise AssignError(f"{manifest.public_tests}: the public tests folder (paths.public_tests) does not exist")
     for rel in _files_under(manifest.public_tests):
-        files[f"{TESTS_DIR}/{rel.as_posix()}"] = (manifest.public_tests / rel).read_bytes()
+        content = (manifest.public_tests / rel).read_bytes()
+        stray = sorted(set(_EXERCISE_MARK.findall(content.decode("utf-8", "replace"))) - set(manifest.names))
+        if rel.suffix == ".py" and stray:
+            raise AssignError(f"{manifest.public_tests / rel}: tests exercise {', '.join(stray)}, which the manifest "
+                              f"does not have ({', '.join(manifest.names)}): every `grade check` of the students "
+                              f"would stop with a grader error. Delete the file (or fix its marker)")
+        files[f"{TESTS_DIR}/{rel.as_posix()}"] = content
     return files
 
 
@@ -361,7 +370,8 @@ def check_template(manifest: Manifest, template: Path | None = None) -> tuple[Di
             found.append(Difference(rel, "missing (grade assign would write it)"))
         elif rel not in files:
             found.append(Difference(rel, "not generated: students would receive a file the template "
-                                         "should not hold (remove it, or add it to the solutions)"))
+                                         "should not hold (delete it: grade assign never deletes files; or "
+                                         "add it to the solutions)"))
         elif (folder / rel).read_bytes() != files[rel]:
             line = _first_difference((folder / rel).read_bytes(), files[rel])
             found.append(Difference(rel, f"differs from the generated file (first at line {line})"))

@@ -159,7 +159,7 @@ def assign(
             print(difference)
         if differences:
             error(f"{folder} differs from what `grade assign` generates ({len(differences)} files): run "
-                  f"`grade assign` and commit the result")
+                  f"`grade assign`, delete the files it does not generate, and commit the result")
             raise typer.Exit(ExitCode.TESTS_FAILED)
         print(f"{folder} is up to date with the solutions and the manifest")
         raise typer.Exit(ExitCode.OK)

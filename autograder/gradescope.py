@@ -213,6 +213,8 @@ def _print_for_instructor(document: dict) -> None:
         print(f"  {name}: {total['score']:g}/{total['max_score']:g}")
     for error in extra.get("grader_errors", []):
         print(f"GRADER ERROR: {error}")
+    if extra.get("sandbox"):
+        print(f"sandbox: {extra['sandbox']}")
 
 
 def run_autograder(root: Path) -> int:

@@ -109,17 +109,22 @@ def results_json(report: Report, *, title: str, execution_time: float,
     if errors:
         tests.append({"name": GRADER_ERROR_TEST, "score": 0.0, "max_score": 0.0, "status": "failed",
                       "visibility": GsVisibility.hidden.value, "output": "\n".join(errors)})
-    return {
+    document = {
         "score": report.score,
         "execution_time": round(execution_time),
         "output": _summary(report, title, titles or {}, notes),
         "output_format": "text",
         "stdout_visibility": GsVisibility.hidden.value,
         "extra_data": {**(extra_data or {}), "max_score": report.max_score, "grader_errors": errors,
+                       "sandbox": report.meta.get("sandbox", ""),
                        "exercises": {e.exercise: {"score": e.score, "max_score": e.max_score}
                                      for e in report.by_exercise()}},
         "tests": tests,
     }
+    if any(t.visibility is Visibility.HIDDEN for t in report.tests):
+        # the summary quotes the hidden tests' scores: it is seen when they are (top-level visibility)
+        document["visibility"] = hidden_visibility.value
+    return document
 
 
 def failure_json(message: str, *, execution_time: float, extra_data: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -192,12 +192,19 @@ class GradingPlugin:
             self.problems.append(f"could not load {report.nodeid or 'the tests'}: {last[0][:300]}")
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        keep, drop = [], []
+        keep, drop, told = [], [], set()
         for item in items:
             exercise, points = _marker_arg(item, "exercise"), _marker_arg(item, "points")
             if exercise not in self.cfg.all_exercises:
-                self.problems.append(f"{item.nodeid}: exercise marker {exercise!r} is not an exercise "
-                                     f"of the manifest ({', '.join(self.cfg.all_exercises)})")
+                file = item.nodeid.split("::")[0]
+                if (file, exercise) not in told:  # once per file: a dropped exercise's suite is one problem
+                    told.add((file, exercise))
+                    self.problems.append(
+                        f"{item.nodeid}: no exercise marker: add pytestmark = pytest.mark.exercise(\"exN\") "
+                        f"at the top of {file}" if exercise is None else
+                        f"{item.nodeid} (and the other tests of {file} marked so): exercise marker {exercise!r} "
+                        f"is not an exercise of the manifest ({', '.join(self.cfg.all_exercises)}); delete the "
+                        f"file if the exercise was dropped")
                 drop.append(item)
                 continue
             if exercise not in self.cfg.exercises:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -211,3 +212,9 @@ def test_a_generated_template_fails_its_public_tests_until_the_solutions_are_pas
     report = grade(out, out / "tests", student, ["ex1", "ex2"])
     assert report.tests and report.score == report.max_score > 0, [t.feedback for t in report.tests]
     assert {t.outcome for t in report.tests} == {Outcome.PASSED}
+
+
+def test_public_tests_of_an_exercise_the_manifest_dropped_stop_assign(manifest):
+    dropped = dataclasses.replace(manifest, exercises=tuple(e for e in manifest.exercises if e.name != "ex6"))
+    with pytest.raises(AssignError, match=r"test_ex6_transfer.py: tests exercise ex6, which the manifest does not have"):
+        build_template(dropped)

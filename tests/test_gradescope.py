@@ -148,6 +148,8 @@ def test_the_solutions_get_full_marks(exports, repo, tmp_path):
     assert isinstance(results["execution_time"], int) and results["extra_data"]["grader_errors"] == []
     assert "lab/" in results["output"] and f"{ALL_POINTS_WITHOUT_DATA}/{ALL_POINTS_WITHOUT_DATA}" in results["output"]
     assert f"score: {ALL_POINTS_WITHOUT_DATA} of {ALL_POINTS_WITHOUT_DATA}" in stdout
+    assert results["visibility"] == "after_published" and results["extra_data"]["sandbox"]
+    assert f"sandbox: {results['extra_data']['sandbox']}" in stdout  # the instructor sees how it ran
 
 
 def test_a_mutant_gets_partial_credit_with_failed_entries_and_no_hidden_source(exports, manifest, repo, tmp_path):
@@ -206,6 +208,7 @@ def test_results_json_lists_not_graded_tests_without_counting_them():
     assert (a["status"], b["status"], "status" in c) == ("passed", "failed", False)
     assert b["output"] == "ran past 20 s" and c["max_score"] == 0 and "no GPU" in c["output"]
     assert {t["visibility"] for t in doc["tests"]} == {"after_due_date"}
+    assert doc["visibility"] == "after_due_date"  # the summary, which quotes hidden scores, goes with them
     assert doc["score"] == 2 and doc["extra_data"]["max_score"] == 5 and doc["execution_time"] == 1
     assert doc["output"].startswith("T: 2/5 points")
     rejected = rejected_json("lab.ipynb is not a notebook", execution_time=0.2)

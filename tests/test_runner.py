@@ -93,11 +93,21 @@ def test_tests_without_points_or_exercise_are_grader_errors(tmp_path):
         @pytest.mark.exercise("ex9")
         def test_c_unknown_exercise(student):
             pass
+
+        @pytest.mark.points(1)
+        @pytest.mark.exercise("ex9")
+        def test_d_unknown_exercise(student):
+            pass
     """, points=1)
+    (tmp_path / "hidden" / "test_unmarked.py").write_text(
+        "import pytest\n\n@pytest.mark.points(1)\ndef test_x():\n    pass\n\n"
+        "@pytest.mark.points(1)\ndef test_y():\n    pass\n")
     report = grade(tmp_path / "sub", tmp_path / "hidden", manifest)
     assert [t.name for t in report.tests] == ["test_a_first"]
     assert any("test_b_no_points: needs @pytest.mark.points" in e for e in report.grader_errors)
-    assert any("'ex9' is not an exercise" in e for e in report.grader_errors)
+    assert sum("'ex9' is not an exercise" in e for e in report.grader_errors) == 1  # once per file
+    unmarked = [e for e in report.grader_errors if "test_unmarked.py" in e]
+    assert len(unmarked) == 1 and 'add pytestmark = pytest.mark.exercise("exN")' in unmarked[0], unmarked
 
 
 def test_a_broken_hidden_test_is_a_grader_error_not_the_students(tmp_path):
