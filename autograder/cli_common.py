@@ -45,13 +45,14 @@ def load_manifest_or_exit(manifest: Optional[Path], *starts: Path) -> Manifest:
 
 
 ManifestOpt = Annotated[Optional[Path], typer.Option(
-    "--manifest", help="assignment.toml to use (default: found next to or above the tests folder).",
+    "--manifest", help="assignment.toml to use (default: the first assignment.toml or assignments/assignment.toml "
+                       "in the current folder or above; grade check looks from its tests folder first).",
     exists=True, dir_okay=False)]
 
 
 SandboxOpt = Annotated[SandboxMode, typer.Option(
     help="Isolation of the student's code: bwrap (bubblewrap: no network, no view of the tests or other "
          "submissions, read-only files, own PID namespace, uid 65534), ns (the same sandbox built by the "
-         "grader itself, faster; needs root), none (rlimits and process groups only), auto (ns, else "
+         "grader itself, faster: no second torch import), none (rlimits and process groups only), auto (ns, else "
          "bwrap, where they work; reports say \"unsandboxed\" otherwise).")]
 

@@ -105,6 +105,13 @@ def export_otter_cmd(
         "--zip/--no-zip", help="Also run `otter generate` to build FOLDER/autograder.zip (needs otter-grader).")]
     = False,
     force: ForceOpt = False,
+    profile: Annotated[Profile, typer.Option(
+        help="Accuracy profile when otter grades (cpu, gpu, auto); its tests are exported when they run here.")]
+    = Profile.auto,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", envvar="CIFAR10_DIR", file_okay=False,
+        help="CIFAR-10, to grade the solutions' accuracy tests while exporting (they are exported only then; "
+             "otter's grading image then needs CIFAR10_DIR set too).")] = None,
 ) -> None:
     """Write otter-grader test files that grade with the hidden suites (the solutions are graded once)."""
     from autograder.otter_export import OtterExportError, OtterUnavailable, export_otter, generate_zip
@@ -112,7 +119,7 @@ def export_otter_cmd(
     man = load_manifest_or_exit(manifest, Path.cwd())
     err.print("grading the reference solutions with the hidden suites, to list their tests and points ...")
     try:
-        result = export_otter(man, folder, exercises, overwrite=force)
+        result = export_otter(man, folder, exercises, overwrite=force, profile=profile.value, data_dir=data_dir)
     except OtterExportError as exc:
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)

@@ -132,6 +132,10 @@ notebook of its own is refused by otter ("more than one .ipynb file"), and files
 modules otter itself imports. Where that matters, use `grade export gradescope`, whose
 run_autograder imports nothing from the submission folder.
 
+CIFAR-10 accuracy tests are exported only when they were graded while exporting (`grade export otter
+DIR --data-dir CIFAR10 --profile cpu`); otter's grading image then needs CIFAR-10 and the
+environment variable `CIFAR10_DIR` naming it, or they fail as "not graded here".
+
 `cnn_assignment/` holds the hidden suites and the solutions: keep this folder and the zip away
 from students.{left_out}
 """

@@ -14,6 +14,7 @@ the same name.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from autograder.results import Outcome, Report
@@ -57,7 +58,9 @@ def report_for(submission: Path | None = None) -> Report:
     folder = find_module_folder(submission, manifest.modules) or submission
     if folder not in _reports:
         try:
-            _reports[folder] = grade(folder, manifest.hidden_tests, manifest, exercises, profile=profile)
+            data = os.environ.get("CIFAR10_DIR")  # the grading image's CIFAR-10, for exported accuracy tests
+            _reports[folder] = grade(folder, manifest.hidden_tests, manifest, exercises, profile=profile,
+                                     data_dir=Path(data) if data and Path(data).is_dir() else None)
         except GradeInputError as exc:
             raise AssertionError(f"your submission could not be graded: {exc}") from None
     return _reports[folder]

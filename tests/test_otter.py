@@ -7,6 +7,7 @@ otter's score and this engine's side by side. Skipped when otter-grader is not i
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import autograder.otter_runtime as runtime
+import autograder.runner
 from autograder.cli import app
 from autograder.mutants import load_mutants, materialize
 from autograder.otter_export import DRIVER, OtterExportError, export_otter, generate_zip
@@ -121,3 +124,17 @@ def test_force_replaces_an_earlier_export_and_failing_solutions_are_refused(mani
     failed = Report(("ex1",), (TestResult("ex1", "t", "t", Outcome.FAILED, 0, 20, "wrong"),))
     with pytest.raises(OtterExportError, match="solutions do not pass"):
         export_otter(manifest, tmp_path / "new", ["ex1"], report=failed)
+
+
+def test_the_otter_runtime_hands_cifar10_dir_to_the_accuracy_tests(export, tmp_path, monkeypatch):
+    result, _ = export
+    root = tmp_path / "autograder"  # otter's layout: <root>/source/files/cnn_assignment, <root>/submission
+    shutil.copytree(result.folder / "cnn_assignment", root / "source" / "files" / "cnn_assignment")
+    (root / "submission").mkdir()
+    (tmp_path / "cifar").mkdir()
+    seen = {}
+    monkeypatch.setattr(autograder.runner, "grade", lambda *a, **kw: seen.update(kw) or Report(("ex1",), ()))
+    monkeypatch.setattr(runtime, "_reports", {})
+    monkeypatch.setenv("CIFAR10_DIR", str(tmp_path / "cifar"))
+    runtime.report_for(root / "submission")
+    assert seen["data_dir"] == tmp_path / "cifar" and seen["profile"] == "auto"
