@@ -131,14 +131,27 @@ def _reason(report: Report) -> tuple[RowStatus, str]:
     return RowStatus.GRADED, "; ".join(notes)
 
 
+def _block(text: str) -> list[str]:
+    return ["", "  ```", *[f"  {line}" for line in text.splitlines()], "  ```", ""]
+
+
 def _feedback_markdown(student: str, report: Report) -> str:
     lines = [f"# Feedback for {student}", "", f"**Total: {report.score:g} / {report.max_score:g}**", ""]
     for total in report.by_exercise():
         lines += [f"## {total.exercise}: {total.score:g} / {total.max_score:g}", ""]
-        for test in (t for t in report.tests if t.exercise == total.exercise):
+        tests = [t for t in report.tests if t.exercise == total.exercise]
+        common = report.common_failure(total.exercise)
+        if common:  # a missing module or an import error: once, not once per test
+            first = next(t.feedback for t in tests if t.graded)
+            lines += [f"Every test of {total.exercise} failed the same way:", *_block(first)[1:]]
+        for test in tests:
+            if not test.graded:
+                lines.append(f"- `{test.name}`: not graded in this run, not counted in "
+                             f"your total ({(test.feedback.splitlines() or [''])[0]})")
+                continue
             lines.append(f"- {test.outcome.mark} `{test.name}` ({test.score:g}/{test.max_score:g}, {test.outcome.value})")
-            if test.feedback:
-                lines += ["", "  ```", *[f"  {line}" for line in test.feedback.splitlines()], "  ```", ""]
+            if test.feedback and not common:
+                lines += _block(test.feedback)
         lines.append("")
     for note in report.not_run:
         lines.append(f"> {note}")

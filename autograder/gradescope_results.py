@@ -56,15 +56,6 @@ def _test_entry(test: TestResult, number: str, hidden_visibility: GsVisibility) 
     return entry
 
 
-def _common_failure(tests: list[TestResult]) -> str | None:
-    """The first feedback line when every test of an exercise failed with the same one (an import
-    error, a missing module, a dead worker)."""
-    if not tests or any(t.outcome in (Outcome.PASSED, Outcome.NOT_GRADED) for t in tests):
-        return None
-    firsts = {(t.feedback.strip().splitlines() or [""])[0] for t in tests}
-    return firsts.pop() if len(firsts) == 1 and len(tests) > 1 else None
-
-
 def _summary(report: Report, title: str, titles: Mapping[str, str], notes: Sequence[str]) -> str:
     lines = [f"{title}: {_points(report.score)}/{_points(report.max_score)} points"]
     if report.has_grader_error:
@@ -78,7 +69,7 @@ def _summary(report: Report, title: str, titles: Mapping[str, str], notes: Seque
         lines.append(f"{total.exercise}  {_points(total.score)}/{_points(total.max_score)}"
                      f"{'  ' + name if name else ''}{detail}")
     for total in report.by_exercise():
-        common = _common_failure([t for t in report.tests if t.exercise == total.exercise])
+        common = report.common_failure(total.exercise)
         if common:
             lines.append(f"\n{total.exercise}: every test failed the same way: {common}")
     extra = [*notes, *report.not_run]

@@ -115,6 +115,15 @@ class Report:
                                         sum(t.max_score for t in tests if t.graded), counts))
         return totals
 
+    def common_failure(self, exercise: str) -> str | None:
+        """The first feedback line when every test of ``exercise`` failed with the same one (an
+        import error, a missing module, a dead worker): said once instead of once per test."""
+        tests = [t for t in self.tests if t.exercise == exercise and t.graded]
+        if len(tests) < 2 or any(t.outcome is Outcome.PASSED for t in tests):
+            return None
+        firsts = {(t.feedback.strip().splitlines() or [""])[0] for t in tests}
+        return firsts.pop() if len(firsts) == 1 else None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "score": self.score,

@@ -112,3 +112,22 @@ def test_a_row_of_untouched_stubs_says_not_implemented():
     status, reason = _reason(Report(("ex1",), (stub, stub)))
     assert status is RowStatus.GRADED
     assert reason == "2 not implemented (not implemented yet: ex1_shapes.conv2d_output_size raises NotImplementedError)"
+
+
+def test_feedback_says_a_shared_failure_once_and_not_graded_tests_do_not_count():
+    from autograder.batch import _feedback_markdown
+    from autograder.results import Outcome, Report, TestResult
+
+    missing = "importing ex3_vgg.py: your code raised ModuleNotFoundError: your submission has no ex3_vgg.py"
+    tests = (TestResult("ex1", "a", "test_a", Outcome.PASSED, 1, 1),
+             TestResult("ex1", "b", "test_b", Outcome.FAILED, 0, 2, "returned 2, expected 3"),
+             TestResult("ex3", "c", "test_c", Outcome.ERROR, 0, 1, missing + "\n  File ..."),
+             TestResult("ex3", "d", "test_d", Outcome.ERROR, 0, 2, missing + "\n  File ..."),
+             TestResult("ex3", "e", "test_e", Outcome.NOT_GRADED, 0, 10, "CIFAR-10 not available"))
+    text = _feedback_markdown("alice", Report(("ex1", "ex3"), tests))
+    assert "**Total: 1 / 6**" in text and "## ex3: 0 / 3" in text
+    assert text.count(missing) == 1 and "Every test of ex3 failed the same way:" in text
+    assert "- ! `test_c` (0/1, error)" in text and "- ! `test_d` (0/2, error)" in text
+    assert "returned 2, expected 3" in text and "Every test of ex1" not in text  # ex1 passed a test
+    assert "- `test_e`: not graded in this run, not counted in your total (CIFAR-10 not available)" in text
+    assert "0/10" not in text
