@@ -82,6 +82,7 @@ def export_gradescope_cmd(
     from autograder.bundle import BundleError
     from autograder.gradescope import export_gradescope
     man = load_manifest_or_exit(manifest, Path.cwd())
+    err.print("grading the reference solutions with the hidden suites, to check them and count the points ...")
     try:
         result = export_gradescope(man, out, exercises, hidden_visibility=visibility,
                                    profile=profile.value, cifar10=cifar10, torch_index_url=torch_index_url,
@@ -89,8 +90,12 @@ def export_gradescope_cmd(
     except BundleError as exc:
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
-    print(f"wrote {result.path}: {len(result.entries)} files, exercises {' '.join(result.exercises)} "
-          f"({result.points:g} points in the manifest)")
+    print(f"wrote {result.path}: {len(result.entries)} files, exercises {' '.join(result.exercises)}")
+    print(f"set the Gradescope assignment's autograder points to {result.graded_points:g}: what this image "
+          f"grades (the manifest's {result.points:g} also count the tests below)" if result.not_graded else
+          f"set the Gradescope assignment's autograder points to {result.graded_points:g}")
+    for item in result.not_graded:
+        print(f"  never graded on this image: {item}")
     print("upload it as the autograder of a Gradescope programming assignment; it holds the hidden suites "
           "and solutions, so keep it away from students")
 

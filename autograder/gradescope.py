@@ -35,6 +35,7 @@ from typing import Sequence
 from autograder.bundle import BundleError, build_engine_wheel, write_bundle
 from autograder.gradescope_results import GsVisibility, failure_json, rejected_json, results_json
 from autograder.manifest import Manifest, load_manifest
+from autograder.results import NO_CIFAR10, Outcome, Report
 
 __all__ = ["ROOT_ENV", "CONFIG_NAME", "ImageConfig", "GradescopeExport", "export_gradescope",
            "run_autograder", "main"]
@@ -87,6 +88,8 @@ class GradescopeExport:
     exercises: tuple[str, ...]
     points: float  # what the manifest says the chosen exercises are worth
     entries: tuple[str, ...]  # every file in the zip
+    graded_points: float = 0.0  # what the image grades: the total to set on Gradescope
+    not_graded: tuple[str, ...] = ()  # "ex5 test_x[gpu_vgg11] (reason)": counted in points, never graded there
 
 
 _SETUP = """\
@@ -144,9 +147,15 @@ def _script(zf: zipfile.ZipFile, name: str, text: str) -> None:
 def export_gradescope(manifest: Manifest, out: Path, exercises: Sequence[str] | None = None, *,
                       hidden_visibility: GsVisibility = GsVisibility.after_published, profile: str = "auto",
                       cifar10: bool = False, torch_index_url: str | None = None,
-                      overwrite: bool = False) -> GradescopeExport:
-    """Write the Gradescope autograder zip ``out`` for ``exercises`` (default: all of the manifest)."""
+                      overwrite: bool = False, report: Report | None = None) -> GradescopeExport:
+    """Write the Gradescope autograder zip ``out`` for ``exercises`` (default: all of the manifest).
+
+    The solutions are graded with the hidden suites first (``report``, when the caller has it): the
+    export is refused unless they pass, and the result says how many points the image grades (the
+    manifest's total also counts tests that cannot run there: the other accuracy profile, and
+    accuracy without CIFAR-10), which is the total to set on Gradescope."""
     import autograder
+    from autograder.runner import GradeInputError, grade
 
     chosen = tuple(exercises) if exercises else manifest.names
     unknown = [e for e in chosen if e not in manifest.names]
@@ -159,6 +168,24 @@ def export_gradescope(manifest: Manifest, out: Path, exercises: Sequence[str] | 
         raise BundleError(f"{out} exists (pass --force to overwrite it)")
     if profile not in ("auto", "cpu", "gpu"):
         raise BundleError(f"profile must be auto, cpu or gpu, got {profile!r}")
+    if manifest.solutions is None or manifest.hidden_tests is None:
+        raise BundleError(f"{manifest.path}: [paths] needs solutions and hidden_tests for a Gradescope export")
+    if report is None:  # Gradescope's images have no GPU: auto grades the cpu profile there
+        try:
+            report = grade(manifest.solutions, manifest.hidden_tests, manifest, chosen,
+                           profile="cpu" if profile == "auto" else profile)
+        except GradeInputError as exc:
+            raise BundleError(str(exc)) from None
+    tests = [t for t in report.tests if t.exercise in chosen]  # a report may cover more exercises
+    failing = [f"{t.exercise} {t.name}: {t.outcome.value}" for t in tests
+               if t.outcome not in (Outcome.PASSED, Outcome.NOT_GRADED) or t.grader_error]
+    if report.grader_errors or failing or not tests:
+        raise BundleError("the reference solutions do not pass the hidden suites, so the export would grade "
+                          "wrongly: " + "; ".join([*report.grader_errors, *failing][:10]))
+    with_data = [t for t in tests if not t.graded and cifar10 and t.feedback.startswith(NO_CIFAR10)]
+    never = tuple(f"{t.exercise} {t.name} ({(t.feedback.splitlines() or [''])[0]})" for t in tests
+                  if not t.graded and t not in with_data)
+    graded_points = sum(t.max_score for t in tests if t.graded) + sum(t.max_score for t in with_data)
     with tempfile.TemporaryDirectory(prefix="gradescope-export-") as tmp:
         bundle = write_bundle(manifest, Path(tmp) / "bundle")
         wheel = build_engine_wheel(Path(tmp) / "wheel")
@@ -178,7 +205,7 @@ def export_gradescope(manifest: Manifest, out: Path, exercises: Sequence[str] | 
             entries = tuple(zf.namelist())
         os.replace(partial, out)
     points = sum(manifest.exercise(e).points for e in chosen)
-    return GradescopeExport(out, chosen, points, entries)
+    return GradescopeExport(out, chosen, points, entries, graded_points, never)
 
 
 # -- inside Gradescope's image ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ from autograder.errors import GraderAttributeError, WorkerTimeout
 from autograder.notebooks import generated_from
 from autograder.outcomes import FEEDBACK_CAP, UNUSABLE_VALUE, classify, debug_detail
 from autograder.proxy import LIBRARIES, StudentNamespace
-from autograder.results import Outcome, TestResult, Visibility
+from autograder.results import NO_CIFAR10, Outcome, TestResult, Visibility
 from autograder.trusted import TrustedConfig
 from autograder.zygote import Zygote
 
@@ -175,12 +175,12 @@ class GradingPlugin:
 
         if self._cifar10 is None:
             if not self.cfg.data_dir:
-                self._cifar10 = "CIFAR-10 not available: pass --data-dir or set CIFAR10_DIR"
+                self._cifar10 = f"{NO_CIFAR10}: pass --data-dir or set CIFAR10_DIR"
             else:
                 try:
                     self._cifar10 = load(Path(self.cfg.data_dir), Path(self.cfg.cache_dir) if self.cfg.cache_dir else None)
                 except DataError as exc:
-                    self._cifar10 = f"CIFAR-10 not available: {exc}"
+                    self._cifar10 = f"{NO_CIFAR10}: {exc}"
         if isinstance(self._cifar10, str):
             not_graded(self._cifar10)
         return self._cifar10

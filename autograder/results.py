@@ -11,7 +11,11 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Outcome", "Visibility", "TestResult", "ExerciseTotal", "Report"]
+__all__ = ["Outcome", "Visibility", "TestResult", "ExerciseTotal", "Report", "NO_CIFAR10"]
+
+#: How the reason of an accuracy test not graded for want of CIFAR-10 starts (other reasons: no GPU,
+#: another profile), so that an export can tell which tests an image with the data set would grade.
+NO_CIFAR10 = "CIFAR-10 not available"
 
 
 class Outcome(str, enum.Enum):

@@ -20,12 +20,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from autograder.bundle import BundleError
 from autograder.cli import app
 from autograder.gradescope import CONFIG_NAME, export_gradescope
 from autograder.gradescope_results import (GRADER_ERROR_TEST, STUDENT_GRADER_ERROR_NOTE, GsVisibility, rejected_json,
                                            results_json)
 from autograder.mutants import load_mutants, materialize
 from autograder.results import Outcome, Report, TestResult, Visibility
+from autograder.runner import grade
 
 ALL_POINTS_WITHOUT_DATA = 120  # ex1..ex6 are worth 140; ex5's 20 accuracy points need CIFAR-10
 
@@ -33,9 +35,12 @@ ALL_POINTS_WITHOUT_DATA = 120  # ex1..ex6 are worth 140; ex5's 20 accuracy point
 @pytest.fixture(scope="module")
 def exports(manifest, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("exports")
-    return {"all": export_gradescope(manifest, folder / "all.zip").path,
-            "ex1-ex2": export_gradescope(manifest, folder / "ex1-ex2.zip", ["ex1", "ex2"]).path,
-            "ex1": export_gradescope(manifest, folder / "ex1.zip", ["ex1"]).path}
+    every = export_gradescope(manifest, folder / "all.zip")  # grades the solutions once for all three
+    assert every.graded_points == ALL_POINTS_WITHOUT_DATA and every.points == 140
+    report = grade(manifest.solutions, manifest.hidden_tests, manifest, ["ex1", "ex2"], profile="cpu")
+    return {"all": every.path,
+            "ex1-ex2": export_gradescope(manifest, folder / "ex1-ex2.zip", ["ex1", "ex2"], report=report).path,
+            "ex1": export_gradescope(manifest, folder / "ex1.zip", ["ex1"], report=report).path}
 
 
 def autograder_tree(tmp_path: Path, export: Path, files: dict[str, str]) -> Path:
@@ -223,9 +228,27 @@ def test_cli_export_gradescope(manifest, tmp_path):
     ok = runner.invoke(app, args)
     assert ok.exit_code == 0, ok.output
     assert out.is_file() and "keep it away from students" in ok.output
+    assert "set the Gradescope assignment's autograder points to 20" in ok.output  # ex1: everything runs there
     assert runner.invoke(app, args).exit_code == 2  # exists, no --force
     assert runner.invoke(app, args + ["--force"]).exit_code == 0
     assert runner.invoke(app, args + ["--force", "-e", "ex9"]).exit_code == 2
     assert runner.invoke(app, args + ["--force", "--visibility", "sometimes"]).exit_code == 2
     assert runner.invoke(app, ["export", "gradescope", str(tmp_path / "x.tar"), "--manifest",
                                str(manifest.path)]).exit_code == 2
+
+
+def test_the_export_grades_the_solutions_and_says_which_total_to_set(manifest, tmp_path):
+    report = grade(manifest.solutions, manifest.hidden_tests, manifest, ["ex5"], profile="cpu")
+    plain = export_gradescope(manifest, tmp_path / "a.zip", ["ex5"], report=report)
+    accuracy = [t for t in report.tests if not t.graded]
+    assert plain.points == 40 and plain.graded_points == report.max_score == 40 - sum(t.max_score for t in accuracy)
+    assert len(plain.not_graded) == len(accuracy) and any("[cpu_lenet] (CIFAR-10 not available" in x
+                                                          for x in plain.not_graded)
+    with_data = export_gradescope(manifest, tmp_path / "b.zip", ["ex5"], report=report, cifar10=True)
+    cpu = [t for t in accuracy if "[cpu_" in t.name]
+    assert cpu and with_data.graded_points == plain.graded_points + sum(t.max_score for t in cpu)
+    assert with_data.not_graded and all("gpu profile" in x for x in with_data.not_graded)
+    broken = Report(("ex5",), (TestResult("ex5", "t", "test_t", Outcome.FAILED, 0, 1, "wrong"),))
+    with pytest.raises(BundleError, match="the reference solutions do not pass the hidden suites"):
+        export_gradescope(manifest, tmp_path / "c.zip", ["ex5"], report=broken)
+    assert not (tmp_path / "c.zip").exists()
