@@ -53,8 +53,8 @@ class TensorLoader:
     """A data loader over uint8 images (N, 3, 32, 32) and labels that yields normalized float
     batches; with ``train=True`` it shuffles each epoch and augments on whole batches.
 
-    It looks like a ``DataLoader`` to a training loop: iterable, ``len()`` in batches, and
-    ``.dataset`` with ``len()`` in samples."""
+    It looks like a ``DataLoader`` to a training loop: iterable, ``len()`` in batches,
+    ``.dataset`` and ``.sampler`` with ``len()`` in samples, ``.batch_size``, ``.drop_last``."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None, batch_size: int, *,
                  train: bool = False, seed: int = 0, device: str = "cpu", crop_padding: int = 4,
@@ -66,6 +66,9 @@ class TensorLoader:
         self.labels = (labels if labels is not None else torch.zeros(len(images), dtype=torch.int64)).to(self.device)
         self.dataset = torch.utils.data.TensorDataset(self.images, self.labels)
         self.batch_size = batch_size
+        self.sampler = (torch.utils.data.RandomSampler if train else torch.utils.data.SequentialSampler)(self.dataset)
+        self.batch_sampler = torch.utils.data.BatchSampler(self.sampler, batch_size, drop_last=False)
+        self.drop_last = False
         self.train, self.crop_padding, self.flip, self.channels_last = train, crop_padding, flip, channels_last
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.mean = torch.tensor(CIFAR10_MEAN, device=self.device).view(1, 3, 1, 1) * 255

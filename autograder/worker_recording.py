@@ -109,6 +109,10 @@ class RecordingLoader:
     def __init__(self, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int):
         self.dataset = torch.utils.data.TensorDataset(inputs, labels)
         self.batch_size = batch_size
+        # what training loops read off a DataLoader: len(loader.sampler) is the sample count
+        self.sampler = torch.utils.data.SequentialSampler(self.dataset)
+        self.batch_sampler = torch.utils.data.BatchSampler(self.sampler, batch_size, drop_last=False)
+        self.drop_last = False
         self.log: list[tuple[int, str, str | None]] = []
         self.batches_served = 0
 

@@ -42,6 +42,9 @@ def test_the_tensor_loader_looks_like_a_dataloader_and_normalizes():
     loader = TensorLoader(images, labels, 4)
     batches = list(loader)
     assert len(loader) == 3 and len(loader.dataset) == 10 and [len(y) for _, y in batches] == [4, 4, 2]
+    # what loops read off a DataLoader (train_loss / len(loader.sampler), the Udacity notebook's count)
+    assert len(loader.sampler) == len(TensorLoader(images, labels, 4, train=True).sampler) == 10
+    assert len(loader.batch_sampler) == 3 and loader.batch_size == 4 and loader.drop_last is False
     x, y = batches[0]
     mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)

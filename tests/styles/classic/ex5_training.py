@@ -26,7 +26,7 @@ def cifar10_transforms(train):
 
 def train_one_epoch(model, loader, criterion, optimizer, device="cpu"):
     model.train(True)
-    losses, sizes = [], []
+    train_loss = 0.0
     for step, data in enumerate(loader, 1):
         inputs, labels = data
         inputs, labels = inputs.to(device), labels.to(device)
@@ -35,9 +35,8 @@ def train_one_epoch(model, loader, criterion, optimizer, device="cpu"):
         loss = criterion(outputs, labels)
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-        sizes.append(labels.size(0))
-    return sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)
+        train_loss += loss.item() * inputs.size(0)
+    return train_loss / len(loader.sampler)  # the Udacity CIFAR notebook's count
 
 
 def evaluate(model, loader, device="cpu"):
