@@ -26,6 +26,7 @@ from hypothesis import example, given, settings
 from strategies import transfer_num_classes, transfer_trainable_masks
 
 from autograder.testing import StudentError, call_keep, name_list, student_raises, type_name
+from autograder.worker_tools import nn_class  # the worker's view of a module, computed here
 
 pytestmark = pytest.mark.exercise("ex6")
 
@@ -288,6 +289,7 @@ def test_resnet18_transfer_defaults(student):
 @settings(max_examples=1)
 @example(num_classes=1)
 @example(num_classes=37)
+@example(num_classes=1000)  # ImageNet's: the old head has the right shape, but it is frozen
 @given(num_classes=transfer_num_classes)
 def test_resnet18_transfer_head_is_new_linear(student, num_classes):
     model, what = _build(student, "resnet18_transfer", num_classes=num_classes, weights=None, meta=True)
@@ -308,6 +310,12 @@ def test_resnet18_transfer_head_is_new_linear(student, num_classes):
         f"{what}: model.fc has no bias of {num_classes} values (got "
         f"{'none' if bias is None else tuple(bias)}); the new head is nn.Linear(512, num_classes) "
         "with its bias, the default"
+    )
+    flags = student.tools.param_flags(fc)
+    assert all(flags.values()), (
+        f"{what}: model.fc is frozen (requires_grad {flags}): the head is always a new, trainable "
+        "nn.Linear(512, num_classes), also when num_classes is ImageNet's 1000 and the old head "
+        "has the same shape"
     )
 
 
@@ -347,9 +355,10 @@ def test_resnet18_transfer_head_trainable(student):
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_resnet18_transfer_finetune_layer4(student):
-    model, what = _build(student, "resnet18_transfer", num_classes=6, weights=None, finetune="layer4", meta=True)
+    # by position, in the handout's order: resnet18_transfer(num_classes, weights=None, finetune="fc")
+    model, what = _build(student, "resnet18_transfer", 6, None, "layer4", meta=True)
     flags = student.tools.param_flags(model)
     _assert_backbone_names(flags, what)
     trainable = {n for n in flags if n.startswith("layer4.") or _is_head(n)}
@@ -361,6 +370,24 @@ def test_resnet18_transfer_finetune_layer4(student):
         f"{what} has {count:,} trainable parameters, expected {_LAYER4_PARAMS + head:,}: layer4 "
         f"({_LAYER4_PARAMS:,}) and the head fc ({head:,})"
     )
+
+
+@pytest.mark.points(1)
+def test_transfer_builders_make_a_new_model_each_call(student):
+    for fn, second in (("resnet18_transfer", {"finetune": "layer4"}), ("vgg16_transfer", {})):
+        first, what = _build(student, fn, 10, meta=True)
+        flags, shapes = student.tools.param_flags(first), student.tools.param_shapes(first)
+        other, other_what = _build(student, fn, 5, meta=True, **second)
+        shared = sorted(set(student.tools.param_ids(first).values()) & set(student.tools.param_ids(other).values()))
+        assert not shared, (
+            f"{what} and then {other_what} share {len(shared)} parameters: each call must build a new "
+            f"model (torchvision.models.{fn.split('_')[0]}(weights=weights) inside the function), never "
+            "one cached or kept at module level, or training one model changes the other"
+        )
+        assert student.tools.param_flags(first) == flags and student.tools.param_shapes(first) == shapes, (
+            f"{other_what} changed the model an earlier {what} returned (its head or which parameters "
+            "train): each call must build a new model of its own"
+        )
 
 
 @pytest.mark.points(1)
@@ -415,6 +442,7 @@ def test_resnet18_transfer_matches_torchvision(student, reference):
                     + ([f"unexpected {_names(extra)}"] if extra else []) + shapes[:5])
         + ". Build torchvision.models.resnet18(weights=weights) and replace only model.fc"
     )
+    _assert_adds_no_layer(student, model, what, "resnet18", 7, "fc")
     # The student's own (random) weights, with batch norms made non-trivial, in both networks.
     # The counters num_batches_tracked (0-dim) stay where they are: eval mode does not read them.
     state = {k: v for k, v in ref.state_dict().items() if not k.endswith("num_batches_tracked")}
@@ -690,24 +718,30 @@ def test_vgg16_transfer_passes_weights_to_torchvision(student):
     _assert_builds_with_imagenet_weights(student, "vgg16_transfer", "vgg16", "classifier[6] by nn.Linear(4096, num_classes)")
 
 
-@pytest.mark.points(1)
-def test_vgg16_transfer_adds_no_layer(student):
-    model, what = _build(student, "vgg16_transfer", num_classes=5, weights=None, meta=True)
+def _assert_adds_no_layer(student, model, what: str, arch: str, num_classes: int, head: str) -> None:
+    """The model's modules (names and types) are torchvision's ``arch`` with ``num_classes``
+    outputs: nothing wrapped, added or taken away."""
     got = [(name, kind) for name, kind in student.tools.module_types(model, as_nn=True) if name]
     with torch.device("meta"):
-        expected = [(name, type(m).__name__) for name, m in
-                    torchvision.models.vgg16(num_classes=5).named_modules(remove_duplicate=False) if name]
+        expected = [(name, nn_class(m)) for name, m in getattr(torchvision.models, arch)(
+                    num_classes=num_classes).named_modules(remove_duplicate=False) if name]
     extra = [f"{name} ({kind})" for name, kind in got if (name, kind) not in expected]
     missing = [f"{name} ({kind})" for name, kind in expected if (name, kind) not in got]
     softmax = any(kind in ("Softmax", "LogSoftmax", "Sigmoid") for _, kind in got)
     assert not (extra or missing), (
-        f"{what} is not torchvision's vgg16 with only classifier[6] replaced: "
+        f"{what} is not torchvision's {arch} with only {head} replaced: "
         + "; ".join(([f"extra {', '.join(extra[:4])}"] if extra else [])
                     + ([f"missing {', '.join(missing[:4])}"] if missing else []))
         + (". The model must return logits: nn.CrossEntropyLoss applies log-softmax itself, so a "
            "softmax at the end squashes the gradients and training stalls" if softmax else
-           ". Replace classifier[6] and change nothing else")
+           f". Replace {head} and change nothing else: no layer added, wrapped or removed")
     )
+
+
+@pytest.mark.points(1)
+def test_vgg16_transfer_adds_no_layer(student):
+    model, what = _build(student, "vgg16_transfer", num_classes=5, weights=None, meta=True)
+    _assert_adds_no_layer(student, model, what, "vgg16", 5, "classifier[6]")
     rates = [s.get("p") for _, kind, s in student.tools.layer_settings(model.classifier) if kind == "Dropout"]
     assert rates == [0.5, 0.5], (
         f"{what}: the classifier's dropout layers have p = {rates}, torchvision's vgg16 has two with "

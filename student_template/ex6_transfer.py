@@ -66,11 +66,14 @@ def resnet18_transfer(num_classes: int, weights=None, finetune: str = "fc") -> n
 
     - Every parameter of the backbone has ``requires_grad=False``: the convolutions *and* the
       batch norms' weights and biases (they are parameters too).
-    - ``model.fc`` is ``nn.Linear(512, num_classes)`` and trainable (``requires_grad=True``).
+    - ``model.fc`` is a new ``nn.Linear(512, num_classes)`` and trainable (``requires_grad=True``),
+      also for ``num_classes=1000``, whose shape the old head already has.
     - With ``finetune="layer4"``, exactly ``layer4`` and ``fc`` are trainable.
     - After an optimizer step over ``trainable_parameters(model)`` every frozen parameter is
       bit-identical and has no gradient (``p.grad is None``).
-    - It is torchvision's network: with the same weights it computes the same output.
+    - It is torchvision's network: the same layers (none added or wrapped), and with the same
+      weights the same output.
+    - Every call builds a new model: two calls share no parameter.
     """
     # TODO:
     #   1. check finetune: raise ValueError (saying which values are allowed) unless it is one
