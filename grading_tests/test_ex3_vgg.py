@@ -1005,9 +1005,10 @@ def test_vgg16_matches_reference(student, reference):
 @pytest.mark.points(1)
 def test_vgg16_dropout(student):
     p = 0.3
-    net = student.tools.build_filled(student.ex3_vgg.vgg16, num_classes=512, dropout=p)  # any features do
+    # by position, in the handout's order vgg16(num_classes=10, dropout=0.5, batch_norm=False); any features do
+    net = student.tools.build_filled(student.ex3_vgg.vgg16, 512, p)
     what = (
-        f"vgg16(num_classes=512, dropout={p}) with identity matrices in classifier[0] (embedding), "
+        f"vgg16(512, {p}) (num_classes=512, dropout={p}, by position) with identity matrices in classifier[0] (embedding), "
         "classifier[3] and classifier[6] (projection)"
     )
     eye = torch.eye(512)
