@@ -129,7 +129,9 @@ def train_one_epoch(
 
     Rules the grader checks:
 
-    - The model is in train mode during the epoch (``model.train()`` first).
+    - The model is in train mode during the epoch (``model.train()`` first), every layer and every
+      batch: a last batch of one sample too (batch norm refuses it in train mode; that error is
+      the caller's to fix with ``drop_last=True``, not the loop's to hide).
     - For every batch, in this order: move inputs and labels to ``device`` (``.to(device)``),
       ``optimizer.zero_grad()``, forward, loss, ``loss.backward()``, the optimizer's ``step()``.
       Gradients must never accumulate from one batch to the next (zeroing right after the step
