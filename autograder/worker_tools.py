@@ -153,7 +153,7 @@ def pil_image(pixels: torch.Tensor) -> Any:
 _LAYER_SETTINGS = (
     "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
     "ceil_mode", "num_features", "in_features", "out_features", "p", "inplace", "momentum", "eps", "affine",
-    "track_running_stats",
+    "track_running_stats", "padding_mode",
 )
 
 

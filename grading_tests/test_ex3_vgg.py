@@ -272,6 +272,9 @@ def _settings_problems(rows: list[tuple[str, str, dict]], where: str) -> list[st
                 wrong.append(f"groups={s['groups']} (expected 1)")
             if s.get("bias") is False:
                 wrong.append("bias=False (keep the default bias, also with batch norm)")
+            if s.get("padding_mode", "zeros") != "zeros":
+                wrong.append(f"padding_mode={s['padding_mode']!r} (expected the default 'zeros': the border is "
+                             "padded with zeros)")
             if wrong:
                 problems.append(f"{where}[{name}] is a Conv2d with " + ", ".join(wrong))
         elif kind == "MaxPool2d":
@@ -513,6 +516,10 @@ def test_make_features_batch_norm_running_statistics(student, reference):
         "later one differs. Check the layers between them: ReLU, MaxPool2d(kernel_size=2, stride=2) for "
         "'M', then Conv2d(c, v, 3, padding=1)"
     )
+    problems = _settings_problems(_children(student, seq, what), "features") if wrong else []
+    assert not problems, (
+        f"{what}: the running statistics {wrong} differ from the reference's because the layers before "
+        f"the batch norms do: {'; '.join(problems)}")
     assert not wrong, (
         f"{what}: the running statistics {wrong} differ from the reference's. Each BatchNorm2d(v) keeps "
         "PyTorch's defaults (momentum=0.1, eps=1e-5): one training batch moves running_mean to "
