@@ -26,7 +26,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["AccuracySpec", "Outcome", "load_specs", "MODELS", "data_shortfall", "train_and_score", "VALIDATION_SIZE"]
+__all__ = ["AccuracySpec", "Outcome", "load_specs", "MODELS", "data_shortfall", "train_and_score", "VALIDATION_SIZE",
+           "check_accuracy"]
 
 VALIDATION_SIZE = 2000  # held out of the training set (at most a tenth), for the student's evaluate()
 
@@ -136,3 +137,30 @@ def train_and_score(ns: Any, spec: AccuracySpec, data: Any, device: str, seed: i
     measured = float((torch.as_tensor(val_pred) == val_y).float().mean())
     accuracy = float((torch.as_tensor(test_pred) == data.test_labels).float().mean())
     return Outcome(accuracy, measured, reported, tuple(losses), time.monotonic() - start)
+
+
+def check_accuracy(ns: Any, spec: AccuracySpec, data: Any, device: str, threads: int) -> str:
+    """What an accuracy test checks, for the hidden suite and the students' public one alike:
+    :func:`train_and_score`, then ``AssertionError`` (feedback that teaches) when the student's
+    ``evaluate`` disagrees with their model's own predictions or the test accuracy is below
+    ``spec.threshold``. Returns the note a passing test leaves (accuracy, threshold, losses)."""
+    result = train_and_score(ns, spec, data, device, seed=0, threads=threads)
+    losses = ", ".join(f"{x:.3f}" for x in result.epoch_losses)
+    tolerance = 1.0 / VALIDATION_SIZE + 1e-6
+    assert abs(result.validation_reported - result.validation_measured) <= tolerance, (
+        f"your evaluate() reported {result.validation_reported:.4f} on held-out training images, but your "
+        f"model's own predictions on them give {result.validation_measured:.4f}: evaluate must return the "
+        f"fraction of correct top-1 predictions, in eval mode")
+    reference = spec.evidence.get("mean") or 0.0
+    assert result.accuracy >= spec.threshold, (
+        f"{spec.model} trained with your train_one_epoch for {spec.epochs} epochs reached "
+        f"{result.accuracy:.1%} test accuracy; at least {spec.threshold:.1%} is required"
+        + (f" (the reference reaches {reference:.1%})" if reference else "")
+        + f". Loss per epoch: {losses}. If the loss does not go down, check that train_one_epoch "
+        "zeroes the gradients, calls backward() then step() on every batch, and that the model "
+        "returns logits (no softmax before CrossEntropyLoss). If it does go down, check that the "
+        "model initialises its weights the standard way: PyTorch's default, or Xavier/Kaiming "
+        "(a tiny fixed scale such as N(0, 0.01) stalls a ReLU network).")
+    return (f"{spec.model} reached {result.accuracy:.1%} test accuracy after {spec.epochs} epochs "
+            f"(at least {spec.threshold:.1%} required"
+            + (f"; the reference reaches {reference:.1%}" if reference else "") + f"). Loss per epoch: {losses}.")

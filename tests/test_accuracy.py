@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import io
 import os
 import re
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from autograder.accuracy import load_specs
 from autograder.data import CLASSES
 from autograder.manifest import load_manifest
 from autograder.reporters import render_text
@@ -142,14 +145,12 @@ def test_a_data_set_without_a_class_is_not_graded(repo, accuracy_suite, tmp_path
 
 
 def test_the_shipped_specs_expect_the_full_cifar10(repo):
-    from autograder.accuracy import load_specs
 
     specs = load_specs(repo / "grading_tests" / "accuracy.toml")
     assert specs and all((s.train_images, s.test_images) == (50_000, 10_000) for s in specs.values())
 
 
 def test_a_spec_with_no_images_is_refused(tmp_path):
-    from autograder.accuracy import load_specs
 
     (tmp_path / "accuracy.toml").write_text(TINY_SPEC.replace("train_images = 400", "train_images = 0"))
     with pytest.raises(ValueError, match=r"\[cpu_lenet\] train_images must be a positive number"):
@@ -195,3 +196,16 @@ def test_mutants_that_break_learning_fail_the_cpu_accuracy_test(repo, manifest, 
                    data_dir=Path(os.environ["CIFAR10_DIR"]))
     (cpu,) = [t for t in report.tests if t.name.endswith("[cpu_lenet]")]
     assert cpu.outcome is Outcome.FAILED, (cpu.outcome, cpu.feedback)
+
+
+def test_the_public_accuracy_check_is_the_hidden_cpu_test(repo):
+    """Students' `grade check ex5 --data-dir DIR` trains and judges exactly as the hidden cpu test."""
+    path = repo / "student_template" / "tests" / "test_ex5_accuracy.py"
+    spec = importlib.util.spec_from_file_location("public_accuracy", path)
+    public = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(public)
+    hidden = load_specs(repo / "grading_tests" / "accuracy.toml")["cpu_lenet"]
+    assert public.CPU_LENET == dataclasses.replace(hidden, evidence={}), (
+        "student_template/tests/test_ex5_accuracy.py's CPU_LENET must equal grading_tests/accuracy.toml's "
+        "[cpu_lenet] (after a recalibration, copy the new values)")
+    assert f"{hidden.threshold:.0%}" in (repo / "assignments" / "ex5.md").read_text()
