@@ -29,6 +29,8 @@ What the template holds, and where each file comes from:
 * ``.github/workflows/grade.yml``: generated (:mod:`autograder.workflow`);
 * ``tests/``: copied from the manifest's ``public_tests`` (in this course they live in the template
   itself, so they are their own source);
+* ``assignments/exN.md``: each exercise's ``handout``, copied from next to the manifest (the stubs
+  and public tests point students to it);
 * ``README.md`` and ``requirements.txt``: hand-written, kept in the template folder and copied
   from there when the template is written elsewhere (``--out``).
 """
@@ -60,6 +62,7 @@ __all__ = ["AssignError", "MarkerError", "Block", "Difference", "AssignResult", 
 BEGIN, BEGIN_NO_PROMPT, END = "# BEGIN SOLUTION", "# BEGIN SOLUTION NO PROMPT", "# END SOLUTION"
 DEFAULT_TODO = "# TODO: your code here."
 TESTS_DIR = "tests"
+HANDOUTS_DIR = "assignments"  # the same path as in the course repo, so references hold
 KEPT_FILES = ("README.md", "requirements.txt")  # hand-written, live in the template folder
 IGNORED = {"__pycache__", ".pytest_cache", ".hypothesis", ".DS_Store", ".git", ".venv", "grading"}
 _LOOKS_LIKE_MARKER = re.compile(r"#+\s*(begin|end)[\s_-]*solution", re.IGNORECASE)
@@ -289,6 +292,13 @@ def build_template(manifest: Manifest) -> dict[str, bytes]:
         except (OSError, UnicodeDecodeError) as exc:
             raise AssignError(f"{source}: cannot read the solution of {ex.name} ({exc})") from None
         files[ex.module] = make_stub(text, str(source)).encode("utf-8")
+    for ex in manifest.exercises:  # the handouts the stubs and public tests point to (assignments/ex2.md)
+        if ex.handout:
+            handout = manifest.path.parent / ex.handout
+            if not handout.is_file():
+                raise AssignError(f"{manifest.path}: exercises.{ex.name}.handout names {handout}, which does "
+                                  f"not exist")
+            files[f"{HANDOUTS_DIR}/{ex.handout}"] = handout.read_bytes()
     files["assignment.toml"] = student_manifest(manifest).encode("utf-8")
     files[WORKFLOW_PATH] = render_workflow(manifest).encode("utf-8")
     for name in KEPT_FILES:

@@ -218,3 +218,13 @@ def test_public_tests_of_an_exercise_the_manifest_dropped_stop_assign(manifest):
     dropped = dataclasses.replace(manifest, exercises=tuple(e for e in manifest.exercises if e.name != "ex6"))
     with pytest.raises(AssignError, match=r"test_ex6_transfer.py: tests exercise ex6, which the manifest does not have"):
         build_template(dropped)
+
+
+def test_the_handouts_go_to_the_students_and_a_missing_one_stops_assign(manifest):
+    files = build_template(manifest)
+    for ex in manifest.exercises:  # the stubs say "see assignments/ex2.md": it is there
+        assert files[f"assignments/{ex.handout}"] == (manifest.path.parent / ex.handout).read_bytes()
+    wrong = dataclasses.replace(manifest, exercises=(dataclasses.replace(manifest.exercises[0], handout="nope.md"),
+                                                     *manifest.exercises[1:]))
+    with pytest.raises(AssignError, match=r"exercises.ex1.handout names .*nope.md, which does not exist"):
+        build_template(wrong)
