@@ -125,12 +125,19 @@ class _Reader:
         fields = {"call_seconds", "test_seconds", "run_seconds", "memory_mb"}
         self.unknown({k: v for k, v in data.items() if k in fields or k.endswith(("_seconds", "_mb"))},
                      prefix, fields)
-        return Limits(
+        memory = self.number(data, prefix + "memory_mb", base.memory_mb)
+        if not isinstance(memory, int):
+            raise self.fail(prefix + "memory_mb", f"must be a whole number of megabytes, got {memory!r}")
+        limits = Limits(
             call_seconds=self.number(data, prefix + "call_seconds", base.call_seconds),
             test_seconds=self.number(data, prefix + "test_seconds", base.test_seconds),
             run_seconds=self.number(data, prefix + "run_seconds", base.run_seconds),
-            memory_mb=int(self.number(data, prefix + "memory_mb", base.memory_mb)),
+            memory_mb=memory,
         )
+        if limits.call_seconds > limits.test_seconds:  # a per-call limit the per-test one always cuts short
+            raise self.fail(prefix + "call_seconds", f"is {limits.call_seconds:g}, more than test_seconds "
+                            f"({limits.test_seconds:g}): one call cannot outlast the test it runs in")
+        return limits
 
     def path_or_none(self, data: dict, key: str) -> Path | None:
         value = self.string(data, key)

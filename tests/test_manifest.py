@@ -53,6 +53,8 @@ def test_manifest_exercise_limits_override_defaults(tmp_path):
     (GOOD.replace("[exercises.ex1]", "[exercises.1x]"), "exercises.1x"),
     (GOOD + '[exercises.ex2]\nmodule = "ex1_shapes.py"\npoints = 1\n', "exercises.ex2.module"),
     ("[assignment]\nname='a'\n", "exercises"),
+    (GOOD.replace("call_seconds = 5", "call_seconds = 500"), "limits.call_seconds"),  # > test_seconds
+    (GOOD + "memory_mb = 6144.5\n", "exercises.ex1.memory_mb"),
 ])
 def test_manifest_error_names_file_and_key(tmp_path, text, key):
     path = write(tmp_path, text)
