@@ -184,10 +184,14 @@ def batch(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Submissions graded at once.")] = os.cpu_count() or 1,
     call_seconds: Annotated[Optional[float], typer.Option(help="Override: seconds per call into student code.")] = None,
     test_seconds: Annotated[Optional[float], typer.Option(help="Override: seconds per test.")] = None,
+    run_seconds: Annotated[Optional[float], typer.Option(
+        help="Override: seconds for a whole exercise of one submission.")] = None,
     memory_mb: Annotated[Optional[int], typer.Option(help="Override: worker memory limit in MB.")] = None,
     profile: Annotated[Profile, typer.Option(help="Accuracy profile (cpu, gpu, auto).")] = Profile.auto,
     data_dir: Annotated[Optional[Path], typer.Option(
         "--data-dir", envvar="CIFAR10_DIR", file_okay=False, help="CIFAR-10 for the accuracy tests.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(
+        "--cache-dir", file_okay=False, help="Where decoded CIFAR-10 is cached (default: ~/.cache/cnn-autograder).")] = None,
     engine: Annotated[Engine, typer.Option(
         help="server: fork every submission's test process from one warm server (it grades the reference "
              "once first); fresh: a new process per submission; auto: server from "
@@ -205,7 +209,7 @@ def batch(
     from autograder.submissions import SubmissionError
 
     man = load_manifest_or_exit(manifest, Path.cwd()).with_limits(call_seconds=call_seconds, test_seconds=test_seconds,
-                                                     memory_mb=memory_mb)
+                                                     run_seconds=run_seconds, memory_mb=memory_mb)
     suite = tests or man.hidden_tests
     if suite is None:
         error(f"{man.path} names no hidden_tests; pass --tests")
@@ -227,7 +231,7 @@ def batch(
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
     options = BatchOptions(tests=suite, exercises=tuple(exercises or man.names), jobs=jobs,
-                           profile=profile.value, data_dir=data_dir, engine=engine, cluster=cluster,
+                           profile=profile.value, data_dir=data_dir, cache_dir=cache_dir, engine=engine, cluster=cluster,
                            sandbox=sandbox.value)
     with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   TextColumn("{task.fields[last]}"), console=err, transient=False) as progress:

@@ -88,7 +88,8 @@ def test_a_killed_batch_keeps_what_was_graded_and_the_next_run_completes(tmp_pat
     make_base(subs, repo)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "autograder.cli", "batch", str(subs), "--out", str(out), "ex1", "ex2",
-           "--jobs", "1", "--manifest", str(repo / "assignments" / "assignment.toml")]
+           "--jobs", "1", "--manifest", str(repo / "assignments" / "assignment.toml"),
+           "--run-seconds", "600", "--cache-dir", str(tmp_path / "cache")]  # overrides pass through
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     while not list((out / "results").glob("*.json")) and time.monotonic() < deadline:
