@@ -76,6 +76,10 @@ def export_gradescope_cmd(
                                        "without it the accuracy tests are reported as not graded.")] = False,
     torch_index_url: Annotated[Optional[str], typer.Option(
         help="Package index setup.sh installs torch and torchvision from (e.g. a CPU-only index).")] = None,
+    pin_torch: Annotated[bool, typer.Option(
+        "--pin-torch/--no-pin-torch", help="setup.sh installs the torch and torchvision versions of this "
+                                           "environment, the ones the solutions are graded with here; "
+                                           "--no-pin-torch lets pip pick (torch>=2.2).")] = True,
     force: ForceOpt = False,
 ) -> None:
     """Write a Gradescope autograder zip: setup.sh, run_autograder, the engine wheel and the hidden suites."""
@@ -86,6 +90,7 @@ def export_gradescope_cmd(
     try:
         result = export_gradescope(man, out, exercises, hidden_visibility=visibility,
                                    profile=profile.value, cifar10=cifar10, torch_index_url=torch_index_url,
+                                   pin_torch=pin_torch,
                                    overwrite=force)
     except BundleError as exc:
         error(str(exc))

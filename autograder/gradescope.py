@@ -144,9 +144,19 @@ def _script(zf: zipfile.ZipFile, name: str, text: str) -> None:
     zf.writestr(entry, text, compress_type=zipfile.ZIP_DEFLATED)
 
 
+def _torch_requirements(pin: bool) -> str:
+    """``torch==X torchvision==Y`` as installed here (what the solutions were just graded with; a
+    local build label such as +cu121 dropped), or unpinned."""
+    if not pin:
+        return "torch torchvision"
+    from importlib.metadata import version
+
+    return " ".join(f"{name}=={version(name).split('+')[0]}" for name in ("torch", "torchvision"))
+
+
 def export_gradescope(manifest: Manifest, out: Path, exercises: Sequence[str] | None = None, *,
                       hidden_visibility: GsVisibility = GsVisibility.after_published, profile: str = "auto",
-                      cifar10: bool = False, torch_index_url: str | None = None,
+                      cifar10: bool = False, torch_index_url: str | None = None, pin_torch: bool = True,
                       overwrite: bool = False, report: Report | None = None) -> GradescopeExport:
     """Write the Gradescope autograder zip ``out`` for ``exercises`` (default: all of the manifest).
 
@@ -191,8 +201,9 @@ def export_gradescope(manifest: Manifest, out: Path, exercises: Sequence[str] | 
         wheel = build_engine_wheel(Path(tmp) / "wheel")
         config = ImageConfig(manifest=str(bundle.manifest), exercises=chosen, hidden_visibility=hidden_visibility,
                              profile=profile, cifar10=cifar10, engine=f"cnn-autograder {autograder.__version__}")
-        torch = (f'"$py" -m pip install --index-url {shlex.quote(torch_index_url)} torch torchvision\n'
-                 if torch_index_url else "")
+        index = f"--index-url {shlex.quote(torch_index_url)} " if torch_index_url else ""
+        torch = (f'"$py" -m pip install {index}{_torch_requirements(pin_torch)}\n'
+                 if pin_torch or torch_index_url else "")
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:

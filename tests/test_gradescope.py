@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,9 @@ def test_the_zip_holds_the_scripts_the_engine_wheel_and_the_hidden_suites(export
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     assert config["exercises"] == ["ex1", "ex2"] and config["hidden_visibility"] == "after_published"
     assert wheel[0] in setup and "AUTOGRADER_ROOT" in setup and "AUTOGRADER_ROOT" in run and "PYTHON" in run
+    # the image gets the torch the solutions were graded with
+    assert f"torch=={version('torch').split('+')[0]} torchvision=={version('torchvision').split('+')[0]}" in setup
+    assert setup.index("torch==") < setup.index(wheel[0])  # before the wheel, whose torch>=2.2 it satisfies
     for script in (setup, run):
         proc = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
