@@ -273,7 +273,12 @@ def _assert_positional(student, name: str, *cases) -> None:
     """The handout's signature, argument order included: positional calls work too."""
     order = {"conv2d_output_size": "size, kernel_size, stride=1, padding=0, dilation=1",
              "pool2d_output_size": "size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False"}[name]
+    names = [part.split("=")[0] for part in order.split(", ")]
     for args, expected in cases:
+        with called_as(f"{name}({', '.join(f'{k}={v!r}' for k, v in zip(names, args))})"):
+            by_name = getattr(student.ex1_shapes, name)(**dict(zip(names, args)))
+        if by_name != expected:  # wrong whatever the order: other tests say why, not this one
+            continue
         with called_as(f"{name}{args}, all arguments by position in the handout's order {name}({order})"):
             got = getattr(student.ex1_shapes, name)(*args)
         assert got == expected, (
@@ -393,6 +398,12 @@ def test_pool2d_output_size_ceil_mode_matches_pytorch(student, args):
 @example(args={"size": 5, "kernel_size": 2, "stride": 2, "padding": 1, "dilation": 1, "ceil_mode": True})
 @example(args={"size": 4, "kernel_size": 1, "stride": 2, "padding": 0, "dilation": 1, "ceil_mode": True})
 def test_pool2d_output_size_ceil_mode_last_window_rule(student, args):
+    # these inputs are where the rule drops the last window (ceil gives what floor would): the rule
+    # only counts for code that rounds up in ceil mode at all
+    rounded = student.ex1_shapes.pool2d_output_size(5, 2, ceil_mode=True)
+    assert rounded == 3, (
+        f"pool2d_output_size(5, 2, ceil_mode=True) {returned(rounded)}, expected 3: ceil_mode=True rounds "
+        "the division up (math.ceil), and only then drops a last window that would start in the padding")
     check_output_size(student, "pool2d_output_size", args, torch_pool2d_output_size(**args))
 
 
