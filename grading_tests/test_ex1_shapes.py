@@ -151,8 +151,8 @@ def output_size_hint(args, got, pool):
     p, d, ceil = args.get("padding", 0), args.get("dilation", 1), args.get("ceil_mode", False)
 
     def model(size=size, k=k, s=s, p=p, d=d, ceil=ceil, two_p=True, last_window=True, limit=None,
-              ceil_by_adding_one=False):
-        span = size + (2 * p if two_p else p) - d * (k - 1) - 1
+              ceil_by_adding_one=False, minus_one=True):
+        span = size + (2 * p if two_p else p) - d * (k - 1) - (1 if minus_one else 0)
         if ceil and ceil_by_adding_one:
             out = span // s + 2
         elif ceil:
@@ -184,6 +184,8 @@ def output_size_hint(args, got, pool):
         mistakes.append((model(ceil=True), "ceil_mode=False floors the division; only ceil_mode=True rounds up"))
     mistakes += [
         (expected - 1, "did you forget the + 1? The window at position 0 counts too"),
+        (model(minus_one=False), "the - 1 is missing: out = (size + 2*padding - dilation*(kernel_size - 1) - 1) "
+                                 "// stride + 1, the - 1 inside the division"),
         (expected + 1, "one too many: the + 1 is added once, after the division"),
         (model(d=1), "dilation stretches the kernel to dilation*(kernel_size - 1) + 1 pixels; "
                      "it looks like dilation was ignored"),
