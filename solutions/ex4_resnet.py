@@ -135,7 +135,7 @@ class BasicBlock(nn.Module):
         #   - Keep the input x around: the shortcut is applied to the block's *input*, not to the
         #     output of conv1.
         #   - Only two ReLUs: one after bn1, one after the addition. A ReLU after bn2 (before the
-        #     addition) is a common mistake; the block would then never output the identity.
+        #     addition) is a common mistake: the residual branch could then only add, never subtract.
         # BEGIN SOLUTION
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
