@@ -140,7 +140,8 @@ def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str]
                  default_hint: str = "print x.shape after each layer and compare with the shapes in the handout"):
     """``net(x)`` as a detached tensor. When the student's forward pass raises, the test errors
     with what was called, the student's exception, the advice of the first ``(substring of the
-    message, advice)`` pair in ``hints`` that matches, and the student's own traceback; a stub
+    message, advice)`` pair in ``hints`` that matches (``advice`` may be a function of the message),
+    and the student's own traceback; a stub
     still counts as not implemented, and a result that is not one tensor fails with a message."""
     import torch
 
@@ -151,7 +152,8 @@ def call_forward(net: object, x: object, what: str, hints: tuple[tuple[str, str]
         if found is None:
             raise
         name, message, trace = found
-        hint = next((advice for key, advice in hints + _DTYPE_HINTS if key in message), None) or default_hint
+        hint = next((advice(message) if callable(advice) else advice
+                     for key, advice in hints + _DTYPE_HINTS if key in message), None) or default_hint
         names = exc.type_names if isinstance(exc, StudentError) else [c.__name__ for c in type(exc).__mro__]
         raise StudentError(names, f"{message}. Hint: {hint}.", trace, where=what) from None
     assert isinstance(out, torch.Tensor), (

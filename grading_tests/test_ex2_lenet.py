@@ -11,6 +11,7 @@ feedback a student sees, so each one says what was expected and what to look at.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -95,15 +96,23 @@ def _images(batch_size: int, seed: int) -> torch.Tensor:
     return torch.randn(batch_size, 3, 32, 32, generator=g)
 
 
+def _linear_hint(message: str) -> str:
+    """Which linear layer got what: PyTorch says "(N x features and in_features x out_features)"."""
+    shapes = re.search(r"\((\d+)x(\d+) and (\d+)x(\d+)\)", message)
+    got, wanted = (int(shapes[2]), int(shapes[3])) if shapes else (None, 16 * 8 * 8)
+    if wanted == 16 * 8 * 8:
+        return ("the features reaching fc1 do not match its in_features" + (f" ({got} instead of 1024)" if got else "")
+                + ". After the two pools the tensor is (N, 16, 8, 8), and flattening it must give (N, 1024) for "
+                "fc1 = Linear(16*8*8, 120). Flatten every dimension except the batch (torch.flatten(x, 1)) and "
+                "print x.shape before fc1")
+    return (f"a tensor of {got} features reaches a linear layer with in_features={wanted} (the line in the "
+            "traceback below): each linear layer takes the previous one's out_features, fc1 = Linear(1024, 120), "
+            "fc2 = Linear(120, 84), fc3 = Linear(84, num_classes)")
+
+
 #: Hints for the errors a wrong forward pass raises most often (matched on PyTorch's message).
 _ERROR_HINTS = (
-    (
-        "mat1 and mat2 shapes cannot be multiplied",
-        "the features reaching a linear layer do not match its in_features. After the two pools "
-        "the tensor is (N, 16, 8, 8), and flattening it must give (N, 1024) for fc1 = "
-        "Linear(16*8*8, 120). Flatten every dimension except the batch (torch.flatten(x, 1)) and "
-        "print x.shape before fc1",
-    ),
+    ("mat1 and mat2 shapes cannot be multiplied", _linear_hint),
     (
         "is invalid for input of size",
         "a view/reshape does not fit the tensor: do not hard-code the batch size, flatten with "

@@ -30,10 +30,18 @@ def test_net_output_shape_for_batch_of_four(student):
 @pytest.mark.points(2)
 def test_net_parameter_count(student):
     net = student.ex2_lenet.Net(num_classes=10)
-    total = sum(p.numel() for _, p in net.named_parameters())
+    counts: dict[str, int] = {}
+    for name, p in net.named_parameters():
+        layer = name.rsplit(".", 1)[0]
+        counts[layer] = counts.get(layer, 0) + p.numel()
+    total = sum(counts.values())
+    expected = {"conv1": 168, "conv2": 880, "fc1": 123_000, "fc2": 10_164, "fc3": 850}
+    wrong = [f"{layer} has {counts.get(layer, 0):,}, expected {n:,}" for layer, n in expected.items()
+             if counts.get(layer, 0) != n]
     assert total == 135_062, (
         f"Net(num_classes=10) has {total:,} parameters, expected 135,062 "
-        "(conv1 168 + conv2 880 + fc1 123,000 + fc2 10,164 + fc3 850). Check each layer's sizes, "
-        "and fc1 in particular: after two 2x2 pools a 32x32 input is 8x8 with 16 channels, so "
-        "fc1 takes 16*8*8 = 1024 inputs"
+        "(conv1 168 + conv2 880 + fc1 123,000 + fc2 10,164 + fc3 850): "
+        + ("; ".join(wrong) if wrong else "check each layer's sizes")
+        + ". A layer's count is in_features * out_features + out_features (a convolution: in_channels * "
+        "out_channels * 3 * 3 + out_channels); fc1 takes 16*8*8 = 1024 inputs after two 2x2 pools"
     )
