@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -259,7 +260,7 @@ class _Server:
 
     def describe(self, exc: BaseException) -> dict:
         try:
-            message = str(exc)
+            message = _ANSI.sub("", str(exc))  # PyTorch's bold/colour codes would show raw in feedback
         except Exception:
             message = "<the exception's message could not be shown>"
         if isinstance(exc, SyntaxError) and exc.filename:
@@ -274,6 +275,9 @@ class _Server:
         causes = [getattr(c, "__name__", "?") for inner in raised_from(exc) for c in type(inner).__mro__[:20]]
         return {"types": [getattr(c, "__name__", "?") for c in type(exc).__mro__][:20],
                 "message": message[:4000], "traceback": tb[-4000:], "causes": causes[:60]}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _place(path: str, lineno: int) -> str:

@@ -49,6 +49,9 @@ def can_import(name):
 def fail():
     raise ValueError("bad kernel_size")
 
+def fail_in_colour():
+    raise RuntimeError("\x1b[1mdo this only if you trust the file\x1b[0m, then retry")
+
 def wrap():
     try:
         fail()
@@ -250,6 +253,9 @@ def test_student_exceptions_carry_type_message_and_only_student_frames(worker):
     wrapped = info.value  # what it was raised from crosses too, as class names
     assert wrapped.is_a("RuntimeError") and not wrapped.is_a("ValueError")
     assert wrapped.came_from("ValueError") and not wrapped.came_from("KeyError")
+    with pytest.raises(StudentError) as info:
+        mod.fail_in_colour()  # terminal codes (PyTorch's load errors have them) are not feedback
+    assert info.value.message == "do this only if you trust the file, then retry"
 
 
 def test_not_implemented_is_its_own_outcome(worker):

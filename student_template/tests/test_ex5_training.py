@@ -9,6 +9,7 @@ against PyTorch's scheduler, and the checkpoint file format; see ``assignments/e
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
@@ -91,6 +92,17 @@ def test_cosine_lr_endpoints(student):
 def test_checkpoint_round_trip(student):
     net = _small_model(student)
     student.ex5_training.save_checkpoint(net, "public.pt")
+    try:  # what load_checkpoint will read: a state_dict, which weights_only=True accepts
+        saved = torch.load(io.BytesIO(student.tools.read_bytes("public.pt")), weights_only=True)
+    except Exception as exc:
+        raise AssertionError(
+            f"save_checkpoint(model, path) wrote a file that torch.load(path, weights_only=True) refuses "
+            f"({type(exc).__name__}): save model.state_dict(), a dict of tensors, with "
+            "torch.save(model.state_dict(), path), not the model itself (do not switch to "
+            "weights_only=False: that runs whatever code a file holds)") from None
+    assert isinstance(saved, dict), (
+        f"save_checkpoint(model, path) saved a {type(saved).__name__}, not the state_dict: "
+        "torch.save(model.state_dict(), path)")
     student.tools.seed(1)
     nn = student.torch.nn
     fresh = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
@@ -100,4 +112,6 @@ def test_checkpoint_round_trip(student):
         "save_checkpoint(model, path) then load_checkpoint(fresh_model, path): the fresh model does not "
         "compute what the saved one did. Save model.state_dict() and load it with "
         "model.load_state_dict(torch.load(path, weights_only=True))")
-    assert loaded is not None, "load_checkpoint must return the model (end with `return model`)"
+    assert student.tools.same(loaded, fresh), (
+        "load_checkpoint must return the model it was given (end with `return model`: "
+        "model.load_state_dict(...) returns the missing and unexpected keys, not the model)")
