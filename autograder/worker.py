@@ -9,6 +9,7 @@ sends is checked by the trusted side, so nothing here needs to be tamper-proof.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import random
@@ -26,7 +27,7 @@ from typing import Any
 
 from autograder.errors import raised_from
 from autograder.namespaces import set_parent_death_signal
-from autograder.notebooks import notebook_position
+from autograder.notebooks import generated_from, notebook_position
 from autograder.protocol import encode, decode, recv_frame, send_frame
 
 __all__ = ["WorkerSettings", "worker_main", "worker_home", "FILE_LIMIT_BYTES"]
@@ -246,23 +247,26 @@ class _Server:
             if exc.name == name:
                 raise ModuleNotFoundError(f"your submission has no {name}.py", name=name) from None
             if exc.name and exc.name.split(".")[0] not in sys.modules:  # a package the grader lacks
-                raise ModuleNotFoundError(
-                    f"No module named '{exc.name}': it is not installed where your code is graded (Python's "
-                    "standard library, torch, torchvision and numpy are), and of your submission only the "
-                    "assignment's exercise files are used, not helper modules: remove the import, or move "
-                    "the code into the exercise file", name=exc.name).with_traceback(exc.__traceback__) from None
+                raise ModuleNotFoundError(_missing_module(exc.name), name=exc.name).with_traceback(
+                    exc.__traceback__) from None
             raise
         except FileNotFoundError as exc:  # a data file read at import: only the exercise files are here
             raise FileNotFoundError(
                 exc.errno, f"{exc.strerror} (your code reads it when imported; of your submission only the "
                 "exercise files are used, in a fresh folder, so do not read data or other files at the top "
                 "level of the module)", exc.filename).with_traceback(exc.__traceback__) from None
+        except Exception as exc:
+            if any(f.name == "<module>" and f.filename.startswith(self.home + os.sep)
+                   for f in traceback.extract_tb(exc.__traceback__)):
+                _NOTES[id(exc)] = _top_level_note(name, os.path.join(self.home, f"{name}.py"))
+            raise
 
     def describe(self, exc: BaseException) -> dict:
         try:
             message = _ANSI.sub("", str(exc))  # PyTorch's bold/colour codes would show raw in feedback
         except Exception:
             message = "<the exception's message could not be shown>"
+        message += _NOTES.pop(id(exc), "")
         if isinstance(exc, SyntaxError) and exc.filename:
             message = (f"{_place(exc.filename, exc.lineno or 0)}: {exc.msg}"
                        + (f"\n    {exc.text.strip()}" if exc.text else ""))
@@ -278,6 +282,28 @@ class _Server:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NOTES: dict[int, str] = {}  # id(exception) -> advice added to its message (the exception is alive meanwhile)
+_INSTALLED = ("torch", "torchvision", "numpy", "PIL")  # besides the standard library, where code is graded
+
+
+def _missing_module(name: str) -> str:
+    """Why ``import name`` failed where the code is graded, with a near name when it is a typo."""
+    top = name.split(".")[0]
+    near = difflib.get_close_matches(top, sorted(set(sys.stdlib_module_names) | set(_INSTALLED)), n=1, cutoff=0.8)
+    if near:
+        return f"No module named '{name}' (did you mean '{near[0]}'?)"
+    return (f"No module named '{name}': it is not installed where your code is graded (Python's standard "
+            "library, torch, torchvision, numpy and PIL are). If it is a file of your own, only the "
+            "assignment's exercise files are used: move the code you need into the exercise file")
+
+
+def _top_level_note(name: str, path: str) -> str:
+    notebook = generated_from(Path(path))
+    where = (f"in a cell of {notebook}, and every cell that goes into {name}.py runs when the grader imports "
+             "it: give the cells that download, train or plot the cell tag `skip`" if notebook else
+             f"at the top level of {name}.py, which runs when the grader imports it: put downloads, training "
+             "and demos under `if __name__ == \"__main__\":`")
+    return f" (raised {where}; the grader has no network and no data files)"
 
 
 def _place(path: str, lineno: int) -> str:

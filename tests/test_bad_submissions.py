@@ -65,6 +65,21 @@ def test_failing_import_is_reported(make_submission, manifest, repo):
     assert_full(report, "ex1")
 
 
+def test_a_typo_in_an_import_gets_a_near_name(make_submission, manifest, repo):
+    source = solution(repo, "ex1_shapes.py").replace("from __future__ import annotations\n",
+                                                     "from __future__ import annotations\nimport maths\n", 1)
+    report = grade(make_submission("maths", {"ex1_shapes.py": source}), repo / "grading_tests", manifest, ["ex1"])
+    assert_all(report, "ex1", Outcome.ERROR, "No module named 'maths' (did you mean 'math'?)")
+
+
+def test_code_that_fails_at_the_top_level_is_told_where_it_runs(make_submission, manifest, repo):
+    source = (solution(repo, "ex2_lenet.py")
+              + "\nimport urllib.error\nraise urllib.error.URLError('Temporary failure in name resolution')\n")
+    report = grade(make_submission("download", {"ex2_lenet.py": source}), repo / "grading_tests", manifest, ["ex2"])
+    assert_all(report, "ex2", Outcome.ERROR, "URLError", "at the top level of ex2_lenet.py",
+               'if __name__ == "__main__":', "the grader has no network")
+
+
 def test_a_data_file_read_at_import_is_explained(make_submission, manifest, repo):
     source = solution(repo, "ex2_lenet.py") + "\nLABELS = open('labels.csv').read()\n"
     sub = make_submission("readsdata", {"ex2_lenet.py": source, "labels.csv": "cat,dog\n"})
