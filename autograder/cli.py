@@ -15,6 +15,7 @@ from rich.table import Table
 from autograder.cli_common import ExitCode, ManifestOpt, Profile, SandboxOpt, err, error, load_manifest_or_exit
 from autograder.cli_more import data_app, export_app
 from autograder.engines import SERVER_MIN_SUBMISSIONS, Engine
+from autograder.manifest import ManifestError, find_manifest
 from autograder.mutants import MutantError
 from autograder.platforms import SubmissionContext
 from autograder.reporters import Format, OutputError, live_line, pair_outputs, write_reports
@@ -62,8 +63,11 @@ def check(
 ) -> None:
     """Grade exercises of one submission and print per-test results and points."""
     if bool(exercises) == all_:
-        err.print("[red]error:[/] name the exercises to grade (e.g. `grade check ex2`) or pass --all")
+        err.print("[red]error:[/] name the exercises to grade (e.g. `grade check ex2`) or pass --all"
+                  + (", not both" if all_ else ""))
         raise typer.Exit(ExitCode.USAGE)
+    if submission == Path(".") and tests is None and not Path("tests").is_dir():
+        submission = _repository_root() or submission  # run from a subfolder of the student's repo
     folder = submission.parent if submission.is_file() else submission  # a notebook's folder
     tests = tests if tests is not None else folder / "tests"
     if not tests.is_dir():
@@ -75,6 +79,7 @@ def check(
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
     man = load_manifest_or_exit(manifest, tests, folder)
+    exercises = [_exercise_name(man, e) for e in exercises or []]
     text_on_stdout = any(f is Format.text and str(p) == "-" for f, p in outputs)
     live = Console(stderr=True, highlight=False) if text_on_stdout and sys.stderr.isatty() else None
     try:
@@ -94,6 +99,23 @@ def check(
     if report.has_grader_error:
         raise typer.Exit(ExitCode.GRADER_ERROR)
     raise typer.Exit(ExitCode.OK if report.all_passed else ExitCode.TESTS_FAILED)
+
+
+def _repository_root() -> Path | None:
+    """The folder above the current one that holds assignment.toml and tests/ (a student's repo)."""
+    try:
+        root = find_manifest(Path.cwd()).parent
+    except ManifestError:
+        return None
+    return root if (root / "tests").is_dir() else None
+
+
+def _exercise_name(man, given: str) -> str:
+    """``ex2`` for ``ex2``, ``Ex2``, ``ex2_lenet`` or ``ex2_lenet.py``; anything else as given."""
+    for ex in man.exercises:
+        if given.lower() in (ex.name.lower(), ex.module.lower(), ex.module_name.lower()):
+            return ex.name
+    return given
 
 
 @app.command()

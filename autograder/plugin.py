@@ -175,7 +175,8 @@ class GradingPlugin:
 
         if self._cifar10 is None:
             if not self.cfg.data_dir:
-                self._cifar10 = f"{NO_CIFAR10}: pass --data-dir or set CIFAR10_DIR"
+                self._cifar10 = (f"{NO_CIFAR10}: pass --data-dir or set CIFAR10_DIR (no copy? "
+                                 "`grade data download --root DIR` fetches it)")
             else:
                 try:
                     self._cifar10 = load(Path(self.cfg.data_dir), Path(self.cfg.cache_dir) if self.cfg.cache_dir else None)

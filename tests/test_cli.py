@@ -97,6 +97,17 @@ def test_public_tests_are_the_default_in_a_student_repo(repo, tmp_path):
     assert "Hidden tests were not run" in proc.stdout and "✓" in proc.stdout
 
 
+def test_check_runs_from_a_subfolder_and_takes_module_names(repo, tmp_path):
+    student_repo = tmp_path / "repo"
+    shutil.copytree(repo / "student_template", student_repo)
+    shutil.copyfile(repo / "solutions" / "ex1_shapes.py", student_repo / "ex1_shapes.py")
+    proc = grade_cli("check", "Ex1", cwd=student_repo / "assignments")  # the handouts' folder, a name as typed
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ex1 total: 5/5" in proc.stdout
+    both = grade_cli("check", "ex1_shapes.py", "--all", cwd=student_repo)
+    assert both.returncode == 2 and "not both" in both.stderr
+
+
 def test_verify_reports_an_uncaught_mutant_and_exits_1(repo, tmp_path):
     (tmp_path / "mutants").mkdir()
     (tmp_path / "mutants" / "ex1.toml").write_text(
