@@ -131,6 +131,12 @@ class StudentNamespace:
                         if name in self._notebooks else f"importing {name}.py")
                 self._modules[name] = self._client.request("import", None, [name], what, name)
             except StudentError as exc:  # a module that fails to import fails the same way every time
+                notebooks = sorted(set(self._notebooks.values()))
+                if notebooks and exc.message == f"your submission has no {name}.py":  # a notebook submission
+                    exc = StudentError(exc.type_names, (
+                        f"{', '.join(notebooks)} has no cell for {name}.py: not started yet? Give its cells "
+                        f"the tag {name} (or put them under a markdown heading '## {name}', or one naming "
+                        "the exercise)"), "", exc.where, exc.causes)
                 self._modules[name] = exc
             except WorkerTimeout as exc:
                 if dead_already:

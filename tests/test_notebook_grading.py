@@ -164,3 +164,10 @@ def test_tracebacks_and_syntax_errors_point_into_the_notebook(tmp_path, repo, fa
     assert all("importing ex1_shapes.py (made from the ex1_shapes cells of lab.ipynb): your code raised "
                "SyntaxError: lab.ipynb, cell 2, line 3: invalid syntax" in t.feedback
                for t in report.tests), report.tests[0].feedback
+
+
+def test_an_exercise_without_cells_in_a_notebook_is_named_as_not_started(tmp_path, repo, fast_manifest):
+    write_notebook(tmp_path / "a" / "lab.ipynb", code((repo / "solutions" / "ex1_shapes.py").read_text(), "ex1"))
+    report = grade(tmp_path / "a", repo / "grading_tests", fast_manifest, exercises=["ex2"])
+    assert report.tests and all("lab.ipynb has no cell for ex2_lenet.py: not started yet? Give its cells the tag "
+                                "ex2_lenet" in t.feedback for t in report.tests), report.tests[0].feedback
