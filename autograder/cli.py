@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from autograder.engines import SERVER_MIN_SUBMISSIONS, Engine
 from autograder.manifest import ManifestError, find_manifest
 from autograder.mutants import MutantError
 from autograder.platforms import SubmissionContext
-from autograder.reporters import Format, OutputError, live_line, pair_outputs, write_reports
+from autograder.reporters import Format, OutputError, pair_outputs, write_reports
 from autograder.runner import GradeInputError, check_paths, grade
 from autograder.sandbox import SandboxMode, SandboxUnavailable, choose
 from autograder.similarity import DEFAULT_THRESHOLD
@@ -81,16 +82,22 @@ def check(
     man = load_manifest_or_exit(manifest, tests, folder)
     exercises = [_exercise_name(man, e) for e in exercises or []]
     text_on_stdout = any(f is Format.text and str(p) == "-" for f, p in outputs)
+    # on a terminal, one status line says how far grading is (long runs: training); it goes away
+    # before the report, which lists every test once
     live = Console(stderr=True, highlight=False) if text_on_stdout and sys.stderr.isatty() else None
-    try:
-        report = grade(submission, tests, man, None if all_ else exercises,
-                       on_result=(lambda t: live.print(live_line(t))) if live else None,
-                       profile=profile.value, data_dir=data_dir, cache_dir=cache_dir, sandbox=sandbox, debug=debug)
-    except (GradeInputError, SandboxUnavailable) as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE)
-    if live:
-        live.print()
+    done: list[str] = []
+    with live.status("grading ...") if live else contextlib.nullcontext() as status:
+        def on_result(test) -> None:
+            done.append(test.name)
+            status.update(f"grading: {len(done)} tests done; last {test.outcome.mark} {escape(test.name)}")
+
+        try:
+            report = grade(submission, tests, man, None if all_ else exercises,
+                           on_result=on_result if live else None, profile=profile.value, data_dir=data_dir,
+                           cache_dir=cache_dir, sandbox=sandbox, debug=debug)
+        except (GradeInputError, SandboxUnavailable) as exc:
+            error(str(exc))
+            raise typer.Exit(ExitCode.USAGE)
     try:
         write_reports(report, outputs, SubmissionContext.from_env(os.environ, man.name))
     except OSError as exc:

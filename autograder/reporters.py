@@ -11,6 +11,8 @@ from typing import Sequence, TextIO
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
+from rich.text import Text
 
 from autograder.platforms import (SubmissionContext, render_classroom, render_classroom50, render_junit,
                                   render_markdown)
@@ -78,12 +80,16 @@ def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
             console.print(live_line(test))
             if test.feedback:
                 for line in test.feedback.splitlines():
-                    console.print(f"      {escape(line)}")
+                    if console.is_terminal:  # wrapped to the window, indented under the test
+                        console.print(Padding(Text(line), (0, 0, 0, 6)), soft_wrap=False)
+                    else:  # files and CI logs: one line each, as written
+                        console.print(f"      {escape(line)}")
         console.print(f"  [bold]{total.exercise} total: {_points(total.score, total.max_score)}[/]\n")
+    soft = not console.is_terminal  # notes, too, wrap to the window on a terminal
     for note in submission_notes(report):
-        console.print(escape(note))
+        console.print(escape(note), soft_wrap=soft)
     for note in report.not_run:
-        console.print(f"[dim]{escape(note)}[/]")
+        console.print(f"[dim]{escape(note)}[/]", soft_wrap=soft)
     sandbox = report.meta.get("sandbox", "")
     if sandbox.startswith("unsandboxed"):
         console.print(f"[yellow]{escape(sandbox)}[/]")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from autograder.reporters import render_text
+from autograder.results import Outcome, Report, TestResult
 
 TEST_KEYS = {"exercise", "id", "name", "outcome", "score", "max_score", "feedback"}
 
@@ -121,3 +126,16 @@ def test_verify_reports_an_uncaught_mutant_and_exits_1(repo, tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "docstring_only" in proc.stdout and "NOT caught" in proc.stdout
     assert "4/5 checks hold" in proc.stdout
+
+
+def test_text_feedback_wraps_under_its_test_on_a_terminal_and_stays_whole_in_files():
+    feedback = "conv2d_output_size(7, 3) returned 6, expected 5: " + "the - 1 is missing, " * 8 + "end"
+    report = Report(("ex1",), (TestResult("ex1", "t", "test_t", Outcome.FAILED, 0, 1, feedback),))
+    terminal, file = io.StringIO(), io.StringIO()
+    render_text(report, terminal, color=True)  # a terminal of rich's default 80 columns
+    render_text(report, file)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in terminal.getvalue().splitlines()]
+    wrapped = [line for line in lines if line.strip() and "test_t" not in line and "total" not in line
+               and not line.startswith(("ex1", "Total"))]
+    assert len(wrapped) > 1 and all(len(line.rstrip()) <= 80 and line.startswith(" " * 6) for line in wrapped)
+    assert f"      {feedback}" in file.getvalue().splitlines()
