@@ -18,13 +18,19 @@ def test_net_output_shape_for_batch_of_four(student):
     net = student.ex2_lenet.Net(num_classes=10)
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     out = net(x)
-    assert isinstance(out, torch.Tensor), "forward must return a tensor of logits"
+    assert out is not None, "forward returned None: is the `return x` at its end missing?"
+    assert isinstance(out, torch.Tensor), f"forward must return a tensor of logits, not a {type(out).__name__}"
     assert tuple(out.shape) == (4, 10), (
         f"Net(num_classes=10) on a batch of shape (4, 3, 32, 32) returned shape {tuple(out.shape)}, "
         "expected (4, 10): one row of 10 class scores per image. Print x.shape after each step of "
         "forward and compare with the table in the docstring of Net: (4, 6, 32, 32) after conv1, "
         "(4, 6, 16, 16) after the first pool, ..., (4, 1024) after flattening"
     )
+    rows = out.detach().sum(dim=1)
+    assert not (bool((out >= 0).all()) and torch.allclose(rows, torch.ones_like(rows), atol=1e-4)), (
+        "Net's rows are probabilities (non-negative, each summing to 1): forward must return the logits of "
+        "fc3, without softmax. nn.CrossEntropyLoss applies log-softmax itself, so a softmax in forward "
+        "squashes the gradients and training stalls")
 
 
 @pytest.mark.points(2)

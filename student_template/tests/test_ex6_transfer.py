@@ -12,6 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from autograder.testing import call_keep, type_name
+
 pytestmark = pytest.mark.exercise("ex6")
 
 
@@ -44,10 +46,17 @@ def test_resnet18_transfer_trainable_count(student):
 @pytest.mark.points(1)
 def test_trainable_parameters_count(student):
     model = student.ex6_transfer.resnet18_transfer(num_classes=10, weights=None)
-    params = list(student.ex6_transfer.trainable_parameters(model))
+    returned = call_keep(student.ex6_transfer.trainable_parameters, model)
+    kind = type_name(returned)
+    assert kind == "list", (
+        f"trainable_parameters(model) returned a {kind}, expected a list: a generator or filter is empty "
+        "the second time it is used (the optimizer would see no parameters): return [p for p in ...]")
+    params = list(returned)
+    names = [n or "?" for n in student.tools.names_of(model, returned)]
     assert len(params) == 2, (
         f"trainable_parameters(resnet18_transfer(num_classes=10, weights=None)) returned {len(params)} "
-        "tensors, expected 2: fc.weight and fc.bias"
+        f"tensors, expected 2: fc.weight and fc.bias"
+        + (f" (it returned {', '.join(names[:6])}{', ...' if len(names) > 6 else ''})" if params else "")
     )
 
 
