@@ -53,6 +53,23 @@ _TOOL_CALLS = {
 }
 
 
+#: PyTorch's words for mistakes students make in any exercise, and what to do (when the test gave
+#: no hint of its own).
+_KNOWN_ERRORS = (
+    ("cannot assign module before Module.__init__() call",
+     "call super().__init__() first in __init__, before creating any layer"),
+    ("is not a Module subclass",
+     "nn.Sequential takes the modules themselves, not a list of them: nn.Sequential(*layers)"),
+    ("Expected more than 1 value per channel when training",
+     "batch norm cannot train on a batch of one sample: the data loader's drop_last=True avoids it"),
+    ("Weights only load failed",
+     "the file holds more than tensors: save model.state_dict() (torch.save(model.state_dict(), path)) "
+     "and keep weights_only=True, which never runs code from a file"),
+    ("Expected state_dict to be dict-like",
+     "load_state_dict takes a state_dict: the file was saved from the model itself, not model.state_dict()"),
+)
+
+
 def _where(where: str) -> str:
     where = re.sub(r"\(\.\.\.\)$", "", where)  # "ex1_shapes.f(...)" -> "ex1_shapes.f"
     if where.startswith("tools."):
@@ -80,6 +97,9 @@ def classify(exc: BaseException | None, skipped_reason: str | None = None) -> Ve
         return Outcome.ERROR, exc.reason, False
     if isinstance(exc, StudentError):
         text = f"your code raised {exc.type_name}: {exc.message}"
+        advice = next((hint for key, hint in _KNOWN_ERRORS if key in exc.message), None)
+        if advice and "Hint:" not in exc.message:
+            text += f" Hint: {advice}."
         calls = [n[len(CALLED_AS):] for n in getattr(exc, "__notes__", ()) if str(n).startswith(CALLED_AS)]
         if calls:
             text = f"{calls[-1]}: {text}"  # the outermost call the test named

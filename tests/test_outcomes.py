@@ -29,6 +29,18 @@ def test_student_exception_shows_where_and_their_traceback():
     assert feedback.startswith("ex1_shapes.f: your code raised ValueError: bad") and "ex1_shapes.py" in feedback
 
 
+@pytest.mark.parametrize("message, advice", [
+    ("cannot assign module before Module.__init__() call", "call super().__init__() first"),
+    ("list is not a Module subclass", "nn.Sequential(*layers)"),
+    ("Expected more than 1 value per channel when training, got input size [1, 8]", "drop_last=True"),
+])
+def test_well_known_pytorch_errors_come_with_advice(message, advice):
+    _, feedback, _ = classify(StudentError(["RuntimeError"], message, "", "ex2_lenet.Net(...)"))
+    assert feedback.startswith(f"ex2_lenet.Net: your code raised RuntimeError: {message} Hint: ") and advice in feedback
+    hinted = StudentError(["RuntimeError"], f"{message}. Hint: the test's own", "", "x")
+    assert classify(hinted)[1].count("Hint:") == 1  # a test's own hint is not doubled
+
+
 def test_a_grader_helper_is_named_by_what_it_ran_of_the_students_code():
     exc = StudentError(["RuntimeError", "Exception"], "size mismatch", "", "tools.train_step(...)")
     assert classify(exc)[1].startswith("one training step (forward pass, cross-entropy loss, loss.backward(), "
