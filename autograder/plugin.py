@@ -37,6 +37,10 @@ _VERDICT = pytest.StashKey[list]()
 _CLIENT = pytest.StashKey[WorkerClient]()
 
 
+#: What the sandbox's bare system prints on its own (matplotlib's font set-up), not the student's output.
+_ENVIRONMENT_NOISE = ("Fontconfig error:", "Matplotlib is building the font cache")
+
+
 class _NoModule(GraderAttributeError, LookupError):
     pass
 
@@ -253,7 +257,8 @@ class GradingPlugin:
         client = item.stash.get(_CLIENT, None)
         if (client is not None and outcome is not Outcome.PASSED
                 and self.cfg.visibility == Visibility.VISIBLE.value):
-            printed = client.printed().strip()
+            printed = "\n".join(line for line in client.printed().strip().splitlines()
+                                 if not line.startswith(_ENVIRONMENT_NOISE)).strip()
             if printed:
                 feedback += "\nyour code printed (last lines):\n" + "\n".join(printed.splitlines()[-15:])
         result = TestResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -218,3 +219,19 @@ def test_first_failure_stops_the_run_and_leaves_the_rest_not_graded(manifest, re
     assert all("stopped at the first failed test" in t.feedback for t in skipped)
     assert not report.grader_errors and report.score < report.max_score
     assert sum(t.max_score for t in report.tests) == 20  # the suite still adds up
+
+
+def test_printed_output_in_public_feedback_leaves_out_the_environments_own_noise(tmp_path):
+    manifest = mini(tmp_path, """
+        @pytest.mark.points(1)
+        def test_b_prints(student):
+            assert student.m.g() == 2, "g() should return 2"
+    """, points=2)
+    (tmp_path / "sub" / "m.py").write_text(
+        "import sys\ndef f():\n    return 1\ndef g():\n"
+        "    print('Fontconfig error: Cannot load default config file', file=sys.stderr)\n"
+        "    print('my debug line')\n    return 3\n")
+    shutil.copytree(tmp_path / "hidden", tmp_path / "public")  # visible tests show what the code printed
+    report = grade(tmp_path / "sub", tmp_path / "public", manifest)
+    failed = next(t for t in report.tests if t.name == "test_b_prints")
+    assert "my debug line" in failed.feedback and "Fontconfig" not in failed.feedback, failed.feedback
