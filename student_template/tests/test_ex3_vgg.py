@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from autograder.testing import call_keep
+
 pytestmark = pytest.mark.exercise("ex3")
 
 VGG11_CONFIG = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
@@ -22,7 +24,11 @@ def _images(batch_size: int) -> torch.Tensor:
 
 @pytest.mark.points(1)
 def test_make_features_vgg11_output_shape(student):
-    features = student.ex3_vgg.make_features(VGG11_CONFIG)
+    features = call_keep(student.ex3_vgg.make_features, VGG11_CONFIG)
+    kind = student.tools.nn_class(features)
+    assert kind == "Sequential", (
+        f"make_features(VGG_CONFIGS['vgg11']) returned a {kind}, expected an nn.Sequential: collect the layers "
+        "in a Python list, then return nn.Sequential(*layers) (the * unpacks the list)")
     out = features(_images(2))
     assert isinstance(out, torch.Tensor), "make_features must return an nn.Sequential of layers"
     assert tuple(out.shape) == (2, 512, 1, 1), (
