@@ -157,7 +157,7 @@ def render_markdown(report: Report, out: TextIO) -> None:
         for t in report.tests:
             feedback = t.feedback.strip().splitlines()[0] if t.feedback.strip() else ""
             lines.append(f"| {_cell(t.exercise)} | {_cell(t.name)} | {t.outcome.mark} {t.outcome.value.replace('_', ' ')} "
-                         f"| {_points(t.score)}/{_points(t.max_score)} | {_cell(feedback)} |")
+                         f"| {_points(t.score) if t.graded else '-'}/{_points(t.max_score)} | {_cell(feedback)} |")
         lines += ["", "</details>"]
     lines += [""] + [f"> {_cell(note, 1000)}" for note in report.not_run]
     lines += [f"**Grader error** (not your code's fault: tell your instructor): {_cell(e, 1000)}"

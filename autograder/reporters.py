@@ -48,11 +48,12 @@ def _points(score: float, max_score: float) -> str:
     return f"{score:g}/{max_score:g}"
 
 
-def live_line(test: TestResult) -> str:
-    """One line per test, in rich markup: mark, exercise, name, points."""
+def live_line(test: TestResult, width: int = 58) -> str:
+    """One line per test, in rich markup: mark, name (padded to ``width``), points."""
     style = _STYLE[test.outcome]
-    return (f"  [{style}]{test.outcome.mark}[/] {escape(test.name):<58} "
-            f"[{style}]{_points(test.score, test.max_score):>7}[/]  [dim]{test.outcome.value}[/]")
+    points = _points(test.score, test.max_score) if test.graded else f"-/{test.max_score:g}"  # not a zero
+    return (f"  [{style}]{test.outcome.mark}[/] {escape(test.name):<{width}} "
+            f"[{style}]{points:>7}[/]  [dim]{test.outcome.value}[/]")
 
 
 def submission_notes(report: Report) -> list[str]:
@@ -73,11 +74,12 @@ def submission_notes(report: Report) -> list[str]:
 def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True,
                       force_terminal=color, no_color=color is False)
+    width = max([58, *(len(t.name) for t in report.tests)])  # long ids (accuracy[...]) keep the columns
     for total in report.by_exercise():
         tests = [t for t in report.tests if t.exercise == total.exercise]
         console.print(f"[bold]{total.exercise}[/]")
         for test in tests:
-            console.print(live_line(test))
+            console.print(live_line(test, width))
             if test.feedback:
                 for line in test.feedback.splitlines():
                     if console.is_terminal:  # wrapped to the window, indented under the test
