@@ -146,7 +146,8 @@ def verify(
         error(str(exc))
         raise typer.Exit(ExitCode.USAGE)
     table = Table(title=f"grade verify: {man.title}")
-    for column in ("subject", "suite", "exercises", "expected", "score", "result", "detail"):
+    score = "score (of the tests run)" if quick else "score"  # --quick stops a mutant at its first failure
+    for column in ("subject", "suite", "exercises", "expected", score, "result", "detail"):
         table.add_column(column, overflow="fold")
     for c in checks:
         table.add_row(c.subject, c.suite, " ".join(c.exercises), c.expectation,
