@@ -30,7 +30,9 @@ app.add_typer(data_app, name="data")
 app.add_typer(export_app, name="export")
 
 
-@app.command()
+@app.command(epilog="Results: ✓ passed, ✗ failed (a check failed: the message says why), ! error (the code raised), "
+                    "· not implemented yet, ⏱ timeout, - not graded (could not run here; not counted). Exit codes: 0 "
+                    "every graded test passed, 1 some test did not, 2 usage error, 3 grader error.")
 def check(
     exercises: Annotated[Optional[list[str]], typer.Argument(
         help="Exercises to grade, e.g. ex1 ex2 (names from the manifest).", show_default=False)] = None,
