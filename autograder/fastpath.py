@@ -54,7 +54,8 @@ class TensorLoader:
     batches; with ``train=True`` it shuffles each epoch and augments on whole batches.
 
     It looks like a ``DataLoader`` to a training loop: iterable, ``len()`` in batches,
-    ``.dataset`` and ``.sampler`` with ``len()`` in samples, ``.batch_size``, ``.drop_last``."""
+    ``.dataset`` and ``.sampler`` with ``len()`` in samples, ``.batch_size``, ``.drop_last``,
+    ``.pin_memory``, ``.num_workers``."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None, batch_size: int, *,
                  train: bool = False, seed: int = 0, device: str = "cpu", crop_padding: int = 4,
@@ -68,7 +69,7 @@ class TensorLoader:
         self.batch_size = batch_size
         self.sampler = (torch.utils.data.RandomSampler if train else torch.utils.data.SequentialSampler)(self.dataset)
         self.batch_sampler = torch.utils.data.BatchSampler(self.sampler, batch_size, drop_last=False)
-        self.drop_last = False
+        self.drop_last, self.pin_memory, self.num_workers = False, False, 0
         self.train, self.crop_padding, self.flip, self.channels_last = train, crop_padding, flip, channels_last
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.mean = torch.tensor(CIFAR10_MEAN, device=self.device).view(1, 3, 1, 1) * 255

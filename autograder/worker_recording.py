@@ -112,7 +112,7 @@ class RecordingLoader:
         # what training loops read off a DataLoader: len(loader.sampler) is the sample count
         self.sampler = torch.utils.data.SequentialSampler(self.dataset)
         self.batch_sampler = torch.utils.data.BatchSampler(self.sampler, batch_size, drop_last=False)
-        self.drop_last = False
+        self.drop_last, self.pin_memory, self.num_workers = False, False, 0
         self.log: list[tuple[int, str, str | None]] = []
         self.batches_served = 0
 

@@ -22,7 +22,7 @@ __all__ = [
     "seed", "same", "call_twice", "call_no_grad", "param_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "RecordingCriterion", "Probe", "forbid_downloads",
-    "DownloadForbidden", "build_on_meta", "build_filled", "nn_class", "write_bytes", "file_exists",
+    "DownloadForbidden", "build_on_meta", "build_filled", "nn_class", "builtin_kind", "write_bytes", "file_exists",
 ]
 
 
@@ -102,6 +102,15 @@ def module_types(model: nn.Module, as_nn: bool = False) -> list[tuple[str, str]]
     the ``torch.nn`` class each one is (``nn_class``) instead of its own class name."""
     return [(name, nn_class(m) if as_nn else type(m).__name__)
             for name, m in model.named_modules(remove_duplicate=False)]
+
+
+def builtin_kind(obj: Any) -> str:
+    """"list" for a list or a subclass of it (likewise tuple, dict, set), else the class name:
+    for rules that ask for a list, which a subclass of list is."""
+    for base in (list, tuple, dict, set):
+        if isinstance(obj, base):
+            return base.__name__
+    return type(obj).__name__
 
 
 def nn_class(obj: Any) -> str:

@@ -276,9 +276,10 @@ def _assert_positional(student, name: str, *cases) -> None:
     order = {"conv2d_output_size": "size, kernel_size, stride=1, padding=0, dilation=1",
              "pool2d_output_size": "size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False"}[name]
     names = [part.split("=")[0] for part in order.split(", ")]
-    for args, expected in cases:
-        with called_as(f"{name}({', '.join(f'{k}={v!r}' for k, v in zip(names, args))})"):
-            by_name = getattr(student.ex1_shapes, name)(**dict(zip(names, args)))
+    for args, expected in cases:  # size and kernel_size by position (they may be positional-only)
+        options = dict(zip(names[2:], args[2:]))
+        with called_as(f"{name}({args[0]!r}, {args[1]!r}, {', '.join(f'{k}={v!r}' for k, v in options.items())})"):
+            by_name = getattr(student.ex1_shapes, name)(args[0], args[1], **options)
         if by_name != expected:  # wrong whatever the order: other tests say why, not this one
             continue
         with called_as(f"{name}{args}, all arguments by position in the handout's order {name}({order})"):

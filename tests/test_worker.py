@@ -588,3 +588,13 @@ def test_write_bytes_and_file_exists_hand_files_to_the_workers_folder(tmp_path, 
     assert not file_exists("given.pt")
     write_bytes("given.pt", b"\x00checkpoint")
     assert file_exists("given.pt") and read_bytes("given.pt") == b"\x00checkpoint"
+
+
+def test_builtin_kind_sees_a_subclass_of_list_as_a_list():
+    from autograder.worker_tools import builtin_kind
+
+    class ParameterGroup(list):
+        pass
+
+    assert builtin_kind(ParameterGroup([1])) == builtin_kind([]) == "list"
+    assert builtin_kind(p for p in ()) == "generator" and builtin_kind(filter(None, [])) == "filter"
