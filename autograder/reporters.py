@@ -75,17 +75,25 @@ def render_text(report: Report, out: TextIO, color: bool | None = None) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True,
                       force_terminal=color, no_color=color is False)
     width = max([58, *(len(t.name) for t in report.tests)])  # long ids (accuracy[...]) keep the columns
+
+    def say(text: str, indent: int = 6) -> None:
+        for line in text.splitlines():
+            if console.is_terminal:  # wrapped to the window, indented under the test
+                console.print(Padding(Text(line), (0, 0, 0, indent)), soft_wrap=False)
+            else:  # files and CI logs: one line each, as written
+                console.print(" " * indent + escape(line))
+
     for total in report.by_exercise():
         tests = [t for t in report.tests if t.exercise == total.exercise]
         console.print(f"[bold]{total.exercise}[/]")
+        common = report.common_failure(total.exercise)  # a missing module, an import error: said once
+        if common:
+            console.print(f"  every test of {total.exercise} failed the same way:")
+            say(next(t.feedback for t in tests if t.graded), 4)
         for test in tests:
             console.print(live_line(test, width))
-            if test.feedback:
-                for line in test.feedback.splitlines():
-                    if console.is_terminal:  # wrapped to the window, indented under the test
-                        console.print(Padding(Text(line), (0, 0, 0, 6)), soft_wrap=False)
-                    else:  # files and CI logs: one line each, as written
-                        console.print(f"      {escape(line)}")
+            if test.feedback and not (common and test.feedback.strip().splitlines()[0] == common):
+                say(test.feedback)
         console.print(f"  [bold]{total.exercise} total: {_points(total.score, total.max_score)}[/]\n")
     soft = not console.is_terminal  # notes, too, wrap to the window on a terminal
     for note in submission_notes(report):

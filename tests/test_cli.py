@@ -139,3 +139,13 @@ def test_text_feedback_wraps_under_its_test_on_a_terminal_and_stays_whole_in_fil
                and not line.startswith(("ex1", "Total"))]
     assert len(wrapped) > 1 and all(len(line.rstrip()) <= 80 and line.startswith(" " * 6) for line in wrapped)
     assert f"      {feedback}" in file.getvalue().splitlines()
+
+
+def test_text_says_a_failure_every_test_of_an_exercise_shares_once():
+    missing = "importing ex3_vgg.py: your code raised ModuleNotFoundError: your submission has no ex3_vgg.py"
+    report = Report(("ex3",), tuple(TestResult("ex3", n, n, Outcome.ERROR, 0, 1, missing) for n in ("test_a", "test_b")))
+    out = io.StringIO()
+    render_text(report, out)
+    text = out.getvalue()
+    assert text.count(missing) == 1 and "every test of ex3 failed the same way:" in text
+    assert "test_a" in text and "test_b" in text
