@@ -22,9 +22,11 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Sequence
 
 import autograder
 from autograder.manifest import Manifest
+from autograder.results import Outcome, Report
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +37,15 @@ __all__ = ["BundleError", "Bundle", "DISTRIBUTION", "write_bundle", "build_engin
 
 DISTRIBUTION = "cnn-autograder"
 _SKIPPED = ("__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints")
+
+
+def solution_problems(report: Report, exercises: Sequence[str]) -> list[str]:
+    """Why the reference solutions' hidden-suite ``report`` is no sound base for an export (grader
+    errors, tests of ``exercises`` that did not pass, no test at all); empty when it is one."""
+    tests = [t for t in report.tests if t.exercise in exercises]  # a report may cover more exercises
+    failing = [f"{t.exercise} {t.name}: {t.outcome.value}" for t in tests
+               if t.outcome not in (Outcome.PASSED, Outcome.NOT_GRADED) or t.grader_error]
+    return [*report.grader_errors, *failing] or ([] if tests else ["no test ran"])
 
 
 class BundleError(ValueError):

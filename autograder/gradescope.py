@@ -32,10 +32,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
-from autograder.bundle import BundleError, build_engine_wheel, write_bundle
+from autograder.bundle import BundleError, build_engine_wheel, solution_problems, write_bundle
 from autograder.gradescope_results import GsVisibility, failure_json, rejected_json, results_json
 from autograder.manifest import Manifest, load_manifest
-from autograder.results import NO_CIFAR10, Outcome, Report
+from autograder.results import NO_CIFAR10, Report
 
 __all__ = ["ROOT_ENV", "CONFIG_NAME", "ImageConfig", "GradescopeExport", "export_gradescope",
            "run_autograder", "main"]
@@ -186,12 +186,10 @@ def export_gradescope(manifest: Manifest, out: Path, exercises: Sequence[str] | 
                            profile="cpu" if profile == "auto" else profile)
         except GradeInputError as exc:
             raise BundleError(str(exc)) from None
-    tests = [t for t in report.tests if t.exercise in chosen]  # a report may cover more exercises
-    failing = [f"{t.exercise} {t.name}: {t.outcome.value}" for t in tests
-               if t.outcome not in (Outcome.PASSED, Outcome.NOT_GRADED) or t.grader_error]
-    if report.grader_errors or failing or not tests:
+    if problems := solution_problems(report, chosen):
         raise BundleError("the reference solutions do not pass the hidden suites, so the export would grade "
-                          "wrongly: " + "; ".join([*report.grader_errors, *failing][:10]))
+                          "wrongly: " + "; ".join(problems[:10]))
+    tests = [t for t in report.tests if t.exercise in chosen]  # a report may cover more exercises
     with_data = [t for t in tests if not t.graded and cifar10 and t.feedback.startswith(NO_CIFAR10)]
     never = tuple(f"{t.exercise} {t.name} ({(t.feedback.splitlines() or [''])[0]})" for t in tests
                   if not t.graded and t not in with_data)

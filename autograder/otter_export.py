@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from autograder.bundle import BundleError, build_engine_wheel, write_bundle
+from autograder.bundle import BundleError, build_engine_wheel, solution_problems, write_bundle
 from autograder.manifest import Manifest
 from autograder.otter_runtime import BUNDLE_CONFIG, BUNDLE_DIR
-from autograder.results import Outcome, Report, TestResult
+from autograder.results import Report, TestResult
 
 __all__ = ["OtterExportError", "OtterUnavailable", "OtterExport", "export_otter", "generate_zip", "DRIVER"]
 
@@ -168,11 +168,9 @@ def export_otter(manifest: Manifest, folder: Path, exercises: Sequence[str] | No
         shutil.rmtree(folder)
     if report is None:
         report = grade(manifest.solutions, manifest.hidden_tests, manifest, chosen, profile=profile, data_dir=data_dir)
-    failing = [f"{t.exercise} {t.name}: {t.outcome.value}" for t in report.tests
-               if t.outcome not in (Outcome.PASSED, Outcome.NOT_GRADED)]
-    if report.has_grader_error or failing or not report.tests:
+    if problems := solution_problems(report, chosen):
         raise OtterExportError("the reference solutions do not pass the hidden suites, so there is nothing "
-                               "sound to export: " + "; ".join([*report.grader_errors, *failing][:10]))
+                               "sound to export: " + "; ".join(problems[:10]))
     try:
         bundle = write_bundle(manifest, folder / BUNDLE_DIR)
         wheel = build_engine_wheel(folder)

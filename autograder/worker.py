@@ -255,24 +255,21 @@ class _Server:
                 exc.errno, f"{exc.strerror} (your code reads it when imported; of your submission only the "
                 "exercise files are used, in a fresh folder, so do not read data or other files at the top "
                 "level of the module)", exc.filename).with_traceback(exc.__traceback__) from None
-        except Exception as exc:
-            if any(f.name == "<module>" and f.filename.startswith(self.home + os.sep)
-                   for f in traceback.extract_tb(exc.__traceback__)):
-                _NOTES[id(exc)] = _top_level_note(name, os.path.join(self.home, f"{name}.py"))
-            raise
 
     def describe(self, exc: BaseException) -> dict:
         try:
             message = _ANSI.sub("", str(exc))  # PyTorch's bold/colour codes would show raw in feedback
         except Exception:
             message = "<the exception's message could not be shown>"
-        message += _NOTES.pop(id(exc), "")
         if isinstance(exc, SyntaxError) and exc.filename:
             message = (f"{_place(exc.filename, exc.lineno or 0)}: {exc.msg}"
                        + (f"\n    {exc.text.strip()}" if exc.text else ""))
         try:
             frames = [f for f in traceback.extract_tb(exc.__traceback__)
                       if f.filename.startswith(self.home + os.sep)]
+            top = [f.filename for f in frames if f.name == "<module>"]  # raised while the module was imported
+            if top and isinstance(exc, Exception) and not isinstance(exc, (ModuleNotFoundError, FileNotFoundError)):
+                message += _top_level_note(top[-1])  # (those two say what to do in their own message)
             tb = "".join(map(_frame_text, frames))
         except Exception:
             tb = ""
@@ -282,7 +279,6 @@ class _Server:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_NOTES: dict[int, str] = {}  # id(exception) -> advice added to its message (the exception is alive meanwhile)
 _INSTALLED = ("torch", "torchvision", "numpy", "PIL")  # besides the standard library, where code is graded
 
 
@@ -297,7 +293,9 @@ def _missing_module(name: str) -> str:
             "assignment's exercise files are used: move the code you need into the exercise file")
 
 
-def _top_level_note(name: str, path: str) -> str:
+def _top_level_note(path: str) -> str:
+    """Where code that raised while its module was imported runs, and what to do about it."""
+    name = os.path.basename(path).removesuffix(".py")
     notebook = generated_from(Path(path))
     where = (f"in a cell of {notebook}, and every cell that goes into {name}.py runs when the grader imports "
              "it: give the cells that download, train or plot the cell tag `skip`" if notebook else
