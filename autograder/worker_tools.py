@@ -22,7 +22,7 @@ __all__ = [
     "seed", "same", "call_twice", "call_no_grad", "param_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "RecordingCriterion", "Probe", "forbid_downloads",
-    "DownloadForbidden", "build_on_meta", "build_filled", "nn_class", "builtin_kind", "write_bytes", "file_exists",
+    "DownloadForbidden", "reload_as_if_on_gpu", "kept_torchvision_head", "build_on_meta", "build_filled", "nn_class", "builtin_kind", "write_bytes", "file_exists",
 ]
 
 
@@ -223,20 +223,51 @@ def forbid_downloads() -> None:
     torch.hub.download_url_to_file = refuse
 
 
-def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> Any:
-    """``factory(*args, **kwargs)`` with its tensors on the ``meta`` device: names, shapes, types and
-    ``requires_grad`` flags as usual, but no memory and no time for initial weights (VGG16's 138 M
-    take a second). Where the student's code cannot run there (it reads a value, say), the model
-    is built for real, so the result never depends on the device; tests that read values or run
-    the model must not use it. A :class:`DownloadForbidden` is raised as it is: the code got as
-    far as downloading weights, and would get there again on the CPU."""
+def reload_as_if_on_gpu(module: Any) -> bool:
+    """From here on ``torch.cuda.is_available()`` says True and ``torch.cuda.device_count()`` 1,
+    and ``module`` is imported again, so that a default chosen when it is imported (``device=DEVICE``
+    with ``DEVICE = "cuda" if torch.cuda.is_available() else "cpu"``) is the one a machine with a
+    GPU would see. There is no GPU: anything sent to one fails (the move is recorded first).
+    False when the module cannot be imported so (its top level moves a model to the GPU, say):
+    then nothing can be told from it."""
+    import importlib
+
+    torch.cuda.is_available = lambda: True
+    torch.cuda.device_count = lambda: 1
     try:
-        with torch.device("meta"):
-            return factory(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any other failure on meta: build it the ordinary way
-        if any(isinstance(e, DownloadForbidden) for e in (exc, *raised_from(exc))):  # or a wrapper of it
-            raise
-        return factory(*args, **kwargs)
+        importlib.reload(module)
+    except Exception:  # noqa: BLE001 - the student's top level, run again
+        return False
+    return True
+
+
+def kept_torchvision_head(factory: Any, head: str, *args: Any, **kwargs: Any) -> bool:
+    """Build ``factory(*args, **kwargs)`` (as :func:`build_on_meta`) while torchvision's VGG and
+    ResNet note the modules they create; True when the returned model's ``head`` (a dotted name,
+    "classifier.6") is the one torchvision made, not a new module put in its place."""
+    import torchvision
+
+    made: list[nn.Module] = []
+    originals = {cls: cls.__init__ for cls in (torchvision.models.VGG, torchvision.models.ResNet)}
+
+    def noting(init: Any) -> Any:
+        def __init__(self: nn.Module, *a: Any, **k: Any) -> None:
+            init(self, *a, **k)
+            made.extend(self.modules())
+        return __init__
+
+    for cls, init in originals.items():
+        cls.__init__ = noting(init)
+    try:
+        model = build_on_meta(factory, *args, **kwargs)
+    finally:
+        for cls, init in originals.items():
+            cls.__init__ = init
+    try:
+        module = model.get_submodule(head)
+    except AttributeError:
+        return False
+    return any(module is m for m in made)
 
 
 def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:

@@ -708,6 +708,38 @@ def test_train_one_epoch_moves_batches_to_device(student):
             + f" and device = torch.device({str(_DEVICE)!r})")
     _assert_moved(loader.moves(), net.unmoved + criterion.unmoved, ("inputs", "labels"), what,
                   "the model or the loss")
+    net = _worker_mlp(student, state)
+    _assert_default_device_is_cpu(student, "train_one_epoch", "train_one_epoch(model, loader, criterion, optimizer)",
+                                  lambda fn, loader: fn(net, loader, student.torch.nn.CrossEntropyLoss(),
+                                                        student.torch.optim.SGD(call_keep(net.parameters), lr=0.1)))
+
+
+def _assert_default_device_is_cpu(student, fn: str, call: str, run) -> None:
+    """Called without ``device``, the function keeps to the signature's default, "cpu", also
+    where a GPU is available: the module is imported again as if on a machine with one, so a
+    default picked when it is imported (device=DEVICE) or in the body shows. There is no GPU here:
+    a move to one is recorded, then fails. A module whose top level cannot run so (a notebook's
+    ``model = Net().to(device)``) is given the benefit of the doubt."""
+    if not student.tools.reload_as_if_on_gpu(student.ex5_training):
+        return
+    loader = student.tools.RecordingLoader(*_data(6, seed=143), 3)
+    what = (f"{call} without the device argument, where torch.cuda.is_available() is True (a machine "
+            "with a GPU)")
+    rule = (f"The handout's signature is {fn}(..., device=\"cpu\"): without a device argument the batches "
+            "stay on the CPU. Choosing the GPU (torch.device('cuda' if torch.cuda.is_available() else "
+            "'cpu')) belongs in the code that calls it, which passes the device in")
+    error = None
+    try:
+        run(getattr(student.ex5_training, fn), loader)
+    except StudentError as exc:
+        error = exc
+    elsewhere = sorted({d for _, _, d in loader.moves() if d is not None and not d.startswith("cpu")})
+    assert not elsewhere, f"{what}: the batches went to {', '.join(elsewhere)}, not to the CPU. {rule}"
+    gpu_error = error is not None and any(word in error.message.lower() for word in ("cuda", "nvidia", "gpu"))
+    assert not gpu_error, (
+        f"{what} raised {error.type_name}: {error.message}. {rule}")
+    if error is not None:
+        raise error
 
 
 def _mean_loss_diagnosis(value: float, expected: float, losses: list[float], sizes: list[int],
@@ -890,6 +922,8 @@ def test_evaluate_moves_batches_to_device(student):
             f"batches of 4 and device = torch.device({str(_DEVICE)!r})")
     # The labels may stay where they are when the predictions come back to them (preds.cpu() == y).
     _assert_moved(loader.moves(), net.unmoved, ("inputs",), what, "the model")
+    _assert_default_device_is_cpu(student, "evaluate", "evaluate(model, loader)",
+                                  lambda fn, loader: fn(_worker_mlp(student, state), loader))
 
 
 def _clear_inputs(ref, n: int, g: torch.Generator) -> torch.Tensor:

@@ -70,20 +70,25 @@ def _torchvision_shapes(arch: str, num_classes: int) -> dict[str, tuple[int, ...
     return {name: tuple(p.shape) for name, p in model.named_parameters()}
 
 
-def _assert_builds_with_imagenet_weights(student, fn: str, arch: str, head: str) -> None:
-    """With a real weights name the call gets as far as torchvision's download (forbidden here:
-    DownloadForbidden), or returns a model where the weights are already on disk; any other error
-    means the weights could not be used (models.<arch>(weights=..., num_classes=3) is one)."""
-    try:  # on meta: no time for initial weights before the download (build_on_meta)
-        student.tools.build_on_meta(getattr(student.ex6_transfer, fn), 3, weights="IMAGENET1K_V1")
-    except StudentError as exc:
-        if not exc.came_from("DownloadForbidden"):  # torchvision's, or the student's wrapper of it
-            raise AssertionError(
-                f"{fn}(3, weights='IMAGENET1K_V1') raised {exc.type_name}: {exc.message}. With real "
-                f"weights, build torchvision's model as it was trained, with ImageNet's 1000 classes: "
-                f"models.{arch}(weights=weights), and only then replace its {head}; "
-                f"models.{arch}(weights=weights, num_classes=num_classes) cannot load ImageNet's head"
-            ) from None
+def _assert_builds_with_imagenet_weights(student, fn: str, arch: str, enum: str, head: str) -> None:
+    """With real weights, named (``"IMAGENET1K_V1"``) or as torchvision's enum member
+    (``models.<enum>.IMAGENET1K_V1``), the call gets as far as torchvision's download (forbidden
+    here: DownloadForbidden), or returns a model where the weights are already on disk; any other
+    error means the weights could not be used (models.<arch>(weights=..., num_classes=3) is one;
+    so is a lookup ``models.<enum>[weights]`` that only takes names)."""
+    member = getattr(getattr(student.torchvision.models, enum), "IMAGENET1K_V1")
+    for weights, shown in (("IMAGENET1K_V1", "'IMAGENET1K_V1'"), (member, f"models.{enum}.IMAGENET1K_V1")):
+        try:  # on meta: no time for initial weights before the download (build_on_meta)
+            student.tools.build_on_meta(getattr(student.ex6_transfer, fn), 3, weights=weights)
+        except StudentError as exc:
+            if not exc.came_from("DownloadForbidden"):  # torchvision's, or the student's wrapper of it
+                raise AssertionError(
+                    f"{fn}(3, weights={shown}) raised {exc.type_name}: {exc.message}. With real weights, "
+                    f"a name or torchvision's enum member alike, build torchvision's model as it was "
+                    f"trained, with ImageNet's 1000 classes: models.{arch}(weights=weights), handing "
+                    f"weights on as it is (torchvision takes both), and only then replace its {head}; "
+                    f"models.{arch}(weights=weights, num_classes=num_classes) cannot load ImageNet's head"
+                ) from None
 
 
 def _assert_not_a_download(raised, what: str) -> None:
@@ -393,8 +398,8 @@ def test_transfer_builders_make_a_new_model_each_call(student):
 @pytest.mark.points(1)
 def test_resnet18_transfer_invalid_finetune_raises(student):
     student.tools.forbid_downloads()
-    # anything but "fc" and "layer4": no default for a missing value, no prefix match
-    for bad in ("layer3", "all", "layer", "", None, 1, "fc_only", "layer4x"):
+    # anything but "fc" and "layer4": no default for a missing value, no prefix match, no other case or spaces
+    for bad in ("layer3", "all", "layer", "", None, 1, "fc_only", "layer4x", "FC", "Layer4", " fc"):
         what = (f"resnet18_transfer(num_classes=3, weights=None, finetune={bad!r}) (only \"fc\" and "
                 "\"layer4\" are valid: check `finetune in (\"fc\", \"layer4\")`)")
         with student_raises("ValueError", what):
@@ -639,6 +644,17 @@ def test_vgg16_transfer_new_head(student):
         + ". Replace only the last layer, classifier[6]; classifier[0] (Linear(25088, 4096)) and "
         "classifier[3] (Linear(4096, 4096)) stay as they are, and so does features"
     )
+    # ImageNet's 1000 classes: the old head has the right shape, but it is not new (with real
+    # weights it would hold ImageNet's trained head). Seen by whether torchvision made the module.
+    student.tools.forbid_downloads()
+    kept = student.tools.kept_torchvision_head(student.ex6_transfer.vgg16_transfer, "classifier.6", 1000,
+                                               weights=None)
+    assert not kept, (
+        "vgg16_transfer(num_classes=1000, weights=None): model.classifier[6] is the layer torchvision "
+        "built, not a new one. Replace it always, model.classifier[6] = nn.Linear(4096, num_classes), also "
+        "when num_classes is ImageNet's 1000: with real weights the old head holds ImageNet's trained "
+        "classifier, and the handout asks for a new, untrained head"
+    )
 
 
 @pytest.mark.points(2)
@@ -702,7 +718,7 @@ def test_resnet18_transfer_passes_weights_to_torchvision(student):
     with student_raises("Exception", what) as raised:
         student.ex6_transfer.resnet18_transfer(3, weights="NO_SUCH_WEIGHTS")
     _assert_not_a_download(raised, what)
-    _assert_builds_with_imagenet_weights(student, "resnet18_transfer", "resnet18", "fc by nn.Linear(512, num_classes)")
+    _assert_builds_with_imagenet_weights(student, "resnet18_transfer", "resnet18", "ResNet18_Weights", "fc by nn.Linear(512, num_classes)")
 
 
 @pytest.mark.points(1)
@@ -715,7 +731,7 @@ def test_vgg16_transfer_passes_weights_to_torchvision(student):
     with student_raises("Exception", what) as raised:
         student.ex6_transfer.vgg16_transfer(3, weights="NO_SUCH_WEIGHTS")
     _assert_not_a_download(raised, what)
-    _assert_builds_with_imagenet_weights(student, "vgg16_transfer", "vgg16", "classifier[6] by nn.Linear(4096, num_classes)")
+    _assert_builds_with_imagenet_weights(student, "vgg16_transfer", "vgg16", "VGG16_Weights", "classifier[6] by nn.Linear(4096, num_classes)")
 
 
 def _assert_adds_no_layer(student, model, what: str, arch: str, num_classes: int, head: str) -> None:

@@ -120,7 +120,8 @@ def train_one_epoch(
         criterion: the loss, e.g. ``nn.CrossEntropyLoss()``; ``criterion(outputs, labels)`` is the
             batch's MEAN loss (a 0-d tensor).
         optimizer: built on ``model``'s parameters, e.g. ``torch.optim.SGD``.
-        device: where the model is (``"cpu"``, ``"cuda"``, a ``torch.device``).
+        device: where the model is (``"cpu"``, ``"cuda"``, a ``torch.device``). The default stays
+            ``"cpu"``: the caller picks the GPU and passes it in, the function never picks one itself.
 
     Returns:
         The mean loss per sample over the epoch, a Python float: the sum over all samples of their
@@ -162,7 +163,7 @@ def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device = "c
         model: the network; it may arrive in train mode (train_one_epoch() leaves it so).
         loader: yields ``(inputs, labels)`` batches as in ``train_one_epoch``; the last batch may
             be smaller.
-        device: where the model is.
+        device: where the model is; ``"cpu"`` by default (never a device the function picks).
 
     Returns:
         The fraction of samples whose predicted class (the index of the largest logit, argmax over

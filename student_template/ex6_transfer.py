@@ -52,11 +52,12 @@ def resnet18_transfer(num_classes: int, weights=None, finetune: str = "fc") -> n
 
     Args:
         num_classes: number of classes of the new task: the size of the new head's output.
-        weights: handed to ``models.resnet18(weights=weights)`` as it is. None (the default, and
-            what the grader uses) means random initial weights and no download.
+        weights: handed to ``models.resnet18(weights=weights)`` as it is: a name such as
+            "IMAGENET1K_V1" or ``models.ResNet18_Weights.IMAGENET1K_V1``, torchvision takes both. None
+            (the default, and what the grader uses) means random initial weights and no download.
         finetune: what trains besides the head. "fc" (the default): the head alone.
             "layer4": the last residual stage ``model.layer4`` as well. Anything else raises
-            ``ValueError``.
+            ``ValueError`` (compared exactly: "FC" and " fc" too).
 
     Returns:
         the model, an ``nn.Module`` (torchvision's ``ResNet``) whose ``fc`` is a new
@@ -114,11 +115,12 @@ def vgg16_transfer(num_classes: int, weights=None) -> nn.Module:
 
     Args:
         num_classes: number of classes of the new task.
-        weights: handed to ``models.vgg16(weights=weights)`` as it is (None: no download).
+        weights: handed to ``models.vgg16(weights=weights)`` as it is, a name or a
+            ``models.VGG16_Weights`` member (None: no download).
 
     Returns:
         the model (torchvision's ``VGG``) whose ``classifier[6]`` is a new
-        ``nn.Linear(4096, num_classes)``.
+        ``nn.Linear(4096, num_classes)``, also when num_classes is ImageNet's 1000.
 
     Rules the grader checks: every parameter of ``model.features`` has ``requires_grad=False``;
     every parameter of ``model.classifier`` is trainable; ``classifier[6]`` is
