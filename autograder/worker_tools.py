@@ -241,6 +241,22 @@ def reload_as_if_on_gpu(module: Any) -> bool:
     return True
 
 
+def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> Any:
+    """``factory(*args, **kwargs)`` with its tensors on the ``meta`` device: names, shapes, types and
+    ``requires_grad`` flags as usual, but no memory and no time for initial weights (VGG16's 138 M
+    take a second). Where the student's code cannot run there (it reads a value, say), the model
+    is built for real, so the result never depends on the device; tests that read values or run
+    the model must not use it. A :class:`DownloadForbidden` is raised as it is: the code got as
+    far as downloading weights, and would get there again on the CPU."""
+    try:
+        with torch.device("meta"):
+            return factory(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any other failure on meta: build it the ordinary way
+        if any(isinstance(e, DownloadForbidden) for e in (exc, *raised_from(exc))):  # or a wrapper of it
+            raise
+        return factory(*args, **kwargs)
+
+
 def kept_torchvision_head(factory: Any, head: str, *args: Any, **kwargs: Any) -> bool:
     """Build ``factory(*args, **kwargs)`` (as :func:`build_on_meta`) while torchvision's VGG and
     ResNet note the modules they create; True when the returned model's ``head`` (a dotted name,
