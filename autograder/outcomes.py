@@ -65,6 +65,9 @@ _KNOWN_ERRORS = (
     ("Weights only load failed",
      "the file holds more than tensors: save model.state_dict() (torch.save(model.state_dict(), path)) "
      "and keep weights_only=True, which never runs code from a file"),
+    ("not all arguments converted during string formatting",
+     "% was applied to a str, where it formats text: a string reached code that expects a number, "
+     "e.g. a layer built with 'M' as its channel count (update the channel count only after a convolution)"),
     ("Expected state_dict to be dict-like",
      "load_state_dict takes a state_dict: the file was saved from the model itself, not model.state_dict()"),
 )

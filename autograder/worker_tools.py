@@ -19,7 +19,7 @@ from autograder.errors import raised_from
 from autograder.worker_recording import Probe, RecordingCriterion, RecordingLoader
 
 __all__ = [
-    "seed", "same", "call_twice", "call_no_grad", "param_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
+    "seed", "same", "call_twice", "call_no_grad", "param_ids", "module_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "RecordingCriterion", "Probe", "forbid_downloads",
     "DownloadForbidden", "reload_as_if_on_gpu", "kept_torchvision_head", "build_on_meta", "build_filled", "nn_class", "builtin_kind", "write_bytes", "file_exists",
@@ -53,6 +53,12 @@ def call_no_grad(fn: Any, *args: Any) -> Any:
 def param_ids(model: nn.Module) -> dict[str, int]:
     """``{name: id(parameter)}``: did a load keep the model's parameter objects (in place)?"""
     return {name: id(p) for name, p in model.named_parameters()}
+
+
+def module_ids(model: nn.Module) -> dict[str, int]:
+    """``{name: id(module)}`` of every submodule (a module registered twice under each name; the
+    model itself left out): do two models share a layer, even one without parameters?"""
+    return {name: id(m) for name, m in model.named_modules(remove_duplicate=False) if name}
 
 
 def param_flags(model: nn.Module) -> dict[str, bool]:

@@ -766,6 +766,13 @@ def test_vgg_networks_have_layers_of_their_own(student):
             f"two networks built by calling {call} twice share layers ({name_list(shared)}): training "
             "one would train the other. Build new layers on every call (nn.Conv2d(...), nn.Linear(...) "
             "inside the function), never layers cached or made once at module level")
+        modules = [student.tools.module_ids(net) for net in (first, second)]
+        shared = sorted(name for name, i in modules[0].items() if i in set(modules[1].values()))
+        assert not shared, (
+            f"two networks built by calling {call} twice share layers without weights ({name_list(shared)}): "
+            "the very same module objects, made once at module level or cached. Build every layer on every "
+            "call, nn.ReLU(inplace=True) and nn.MaxPool2d(2, 2) included: a layer shared between networks "
+            "shares its hooks, its train/eval mode and anything set on it")
 
 
 @pytest.mark.points(1)

@@ -300,6 +300,11 @@ def _layout_hints(shapes: dict[str, tuple], ref_shapes: dict[str, tuple] | None 
         )
     if ref_shapes is None:
         return hints
+    if any(k.endswith("shortcut.0.weight") and len(v) == 1 and len(ref_shapes.get(k, ())) == 4
+           for k, v in shapes.items()):
+        hints.append("shortcut[0] is a batch norm: in the projection the 1x1 convolution comes first, "
+                     "then its batch norm, " + _SHORTCUT_RULE.split("otherwise ")[1])
+        return hints
     if any(".shortcut." in f".{k}" for k in ref_shapes if k not in shapes):
         hints.append(
             "a projection shortcut is missing or incomplete (" + _SHORTCUT_RULE + "; its state_dict "
@@ -460,8 +465,10 @@ def test_block_projection_shortcut_when_shape_changes(student, reference):
         problems = _layout_problems(got_shortcut, ref_shortcut)
         if problems:
             hints = []
-            if "shortcut.0.bias" in got_shortcut:
+            if "shortcut.0.bias" in got_shortcut and len(got_shortcut.get("shortcut.0.weight", ())) == 4:
                 hints.append("the 1x1 convolution has a bias: use bias=False, batch norm follows")
+            elif len(got_shortcut.get("shortcut.0.weight", ())) == 1:
+                hints.append("shortcut[0] is a batch norm: the 1x1 convolution comes first, then its batch norm")
             if not any(k.startswith("shortcut.1.") for k in got_shortcut):
                 hints.append("the batch norm after the 1x1 convolution is missing")
             raise AssertionError(
@@ -487,11 +494,8 @@ def test_block_projection_shortcut_when_shape_changes(student, reference):
 def test_block_convolutions_have_no_bias(student):
     for config in ({"in_channels": 4, "out_channels": 8, "stride": 2}, {"in_channels": 8, "out_channels": 8, "stride": 1}):
         shapes = _student_shapes(student, student.ex4_resnet.BasicBlock(**config))
-        biases = [k for k in ("conv1.bias", "conv2.bias", "shortcut.0.bias") if k in shapes]
-        biases += [
-            k for k in shapes
-            if k.endswith(".bias") and k not in biases and len(shapes.get(k[: -len("bias")] + "weight", ())) == 4
-        ]
+        # a convolution's bias sits next to a 4-d weight (a batch norm's next to a 1-d one)
+        biases = [k for k in shapes if k.endswith(".bias") and len(shapes.get(k[: -len("bias")] + "weight", ())) == 4]
         assert not biases, (
             f"{_block_call(config)} has convolution biases {_listing(biases)}. Every convolution "
             "in a ResNet is followed by batch norm, which subtracts the mean (cancelling any bias) "

@@ -235,7 +235,7 @@ def _student_epoch(student, net, x, y, batch_size: int, opt_kwargs: dict, *devic
 
 def _trusted_epoch(net, x, y, batch_size: int, opt_kwargs: dict, *, zero_grad: bool = True,
                    train_mode: bool = True, smoothing: float = 0.0,
-                   clip: float | None = None) -> tuple[list[float], list[int]]:
+                   clip: float | None = None, softmax: bool = False) -> tuple[list[float], list[int]]:
     """The epoch the spec describes, with knobs for the common mistakes; returns each batch's mean
     loss and size."""
     net.train(train_mode)
@@ -246,7 +246,8 @@ def _trusted_epoch(net, x, y, batch_size: int, opt_kwargs: dict, *, zero_grad: b
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             if zero_grad:
                 optimizer.zero_grad()
-            loss = F.cross_entropy(net(xb), yb, label_smoothing=smoothing)
+            outputs = net(xb)
+            loss = F.cross_entropy(outputs.softmax(dim=1) if softmax else outputs, yb, label_smoothing=smoothing)
             loss.backward()
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
@@ -274,6 +275,9 @@ def _epoch_diagnosis(got, initial, x, y, batch_size, opt_kwargs, batch_norm=True
          dict(zero_grad=False)),
         ("the model stays in eval mode: call model.train() at the start of the epoch (batch norm "
          "must use the batch's statistics and update its running averages)", dict(train_mode=False)),
+        ("the criterion gets softmax probabilities (criterion(outputs.softmax(dim=1), labels)): "
+         "CrossEntropyLoss applies log-softmax itself, so give it the model's raw outputs (logits)",
+         dict(softmax=True)),
     ) + ((("the loss is plain cross-entropy instead of the criterion you were given: compute loss = "
            "criterion(outputs, labels) with the criterion argument (here a CrossEntropyLoss with "
            "label smoothing)", dict(smoothing=0.0)),) if smoothing else ()) + tuple(
@@ -775,15 +779,17 @@ def _mean_loss_diagnosis(value: float, expected: float, losses: list[float], siz
 def test_train_one_epoch_returns_mean_loss_per_sample(student, sizes, seed, scale):
     n, batch_size = sizes
     opt_kwargs = dict(lr=0.1 / scale**2, momentum=0.9)
+    # every other seed a criterion with label smoothing: the loss reported is the criterion's
+    smoothing = 0.1 if seed % 2 else 0.0
     state = _random_state(batch_norm=False, seed=seed)
     state["2.weight"] = state["2.weight"] * scale  # losses of 10 to 100 with scale 40
     x, y = _data(n, seed + 1)
     net = _worker_mlp(student, state, batch_norm=False)
-    result, _ = _student_epoch(student, net, x, y, batch_size, opt_kwargs, keep=False)
-    what = _epoch_text(n, batch_size, opt_kwargs, batch_norm=False)
+    result, _ = _student_epoch(student, net, x, y, batch_size, opt_kwargs, keep=False, smoothing=smoothing)
+    what = _epoch_text(n, batch_size, opt_kwargs, batch_norm=False, smoothing=smoothing)
     value = _as_number(result, what)
     trusted = _trusted_mlp(state, batch_norm=False)
-    losses, batch_sizes = _trusted_epoch(trusted, x, y, batch_size, opt_kwargs)
+    losses, batch_sizes = _trusted_epoch(trusted, x, y, batch_size, opt_kwargs, smoothing=smoothing)
     expected = sum(l * s for l, s in zip(losses, batch_sizes)) / n
     if math.isclose(value, expected, rel_tol=1e-5, abs_tol=1e-7):
         return
@@ -791,6 +797,9 @@ def test_train_one_epoch_returns_mean_loss_per_sample(student, sizes, seed, scal
     if not hint and not _states_close(_worker_state(student, net), trusted.state_dict()):
         hint = (" Your loop's weights after the epoch also differ from the grader's, so its batches' "
                 "losses differ too: fix the steps first (see the other train_one_epoch tests).")
+    elif not hint and smoothing:
+        hint = (" The weights are right, so the loss you add up is not the one the criterion gave: use "
+                "loss = criterion(outputs, labels) and loss.item(), not a cross-entropy of your own.")
     raise AssertionError(
         f"{what} returned {value:.6g}, expected the mean loss per sample over the epoch, {expected:.6g} "
         f"(each batch's loss, computed before its step, weighted by the batch's size, divided by {n} "
