@@ -19,7 +19,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-__all__ = ["Elsewhere", "CellLabels", "top_level_names", "unbound_names", "names_defined_elsewhere",
+__all__ = ["Elsewhere", "CellLabels", "aside_demos", "top_level_names", "unbound_names", "names_defined_elsewhere",
            "reading_cells", "needs_display", "missing_name_notes", "eager_names", "used_before_defined",
            "order_notes"]
 
@@ -218,6 +218,18 @@ def missing_name_notes(notebook: str, module: str, source: str, cells: Sequence[
             note += f": {move}"
         notes.append(note)
     return notes
+
+
+def aside_demos(source: str, own: Sequence[tuple[int, str]], others: Sequence[tuple[int, str, str]],
+                under: Mapping[int, str]) -> list[int]:
+    """The cells of a module (``own``: number, code) to leave out: demos (no function, no class)
+    under a heading naming no exercise (``under``: a final "## Summary" that a section took) that
+    read names only ``others`` define. Graded with the module they would be a NameError that the
+    notebook never showed, failing every test of the exercise; left out, nothing of the exercise
+    is lost (a demo defines nothing its functions need)."""
+    codes = dict(own)
+    readers = {n for item in names_defined_elsewhere(source, others) for n in reading_cells(item.name, own)}
+    return sorted(n for n in readers if n in under and _is_demo(codes[n]))
 
 
 def eager_names(code: str) -> set[str]:

@@ -14,11 +14,14 @@ Which exercise a code cell belongs to (the first rule that applies wins):
 3. **Header comment**: the cell's first non-blank line is a comment naming the exercise:
    ``# ex2``, ``# ex2_lenet.py``, ``# Exercise 2: LeNet``, ``# Ex. 2``, ``# %% ex2`` (jupytext).
 4. **Markdown heading**: a markdown cell with a heading (``#`` to ``######``) whose text starts
-   with the exercise's name (``## Exercise 2``, ``### Ex 2: LeNet``, ``## ex2_lenet``) opens a
+   with the exercise's name (``## Exercise 2``, ``### Ex 2: LeNet``, ``## ex2_lenet``; a section
+   number before it is skipped: ``## 2. Exercise 2``, ``## Part 2 - Ex 2``) or ends with it in
+   parentheses (``## LeNet (Exercise 2)``) opens a
    section: the code cells after it belong to that exercise until a heading names another exercise
    (headings naming no exercise, such as ``### Try it`` or a final ``## Experiments``, do not end a
-   section: a demo cell there is graded with the exercise above it, and the notes advise to tag
-   it ``skip`` when it needs another section's names). A heading naming an exercise the
+   section: a cell there is graded with the exercise above it, except a demo (no function, no
+   class) that uses names only other exercises define, which would fail every test of that
+   exercise: it is left out, and the notes say so). A heading naming an exercise the
    assignment does not have (``## Exercise 9``) opens a section that is not graded.
 5. A notebook whose file name names an exercise (``ex2.ipynb``, ``ex2_lenet.ipynb``) starts in
    that exercise's section.
@@ -61,14 +64,14 @@ too big, not JSON, not nbformat 4, not Python or has no cell for any exercise ra
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from .notebook_cells import (MAX_NOTEBOOK_BYTES, Cell, NotebookError, cell_magic, cell_quote, clean_ipython,
                              read_cells, shorten, statement_starts)
-from .notebook_names import CellLabels, missing_name_notes, needs_display, order_notes, reading_cells
+from .notebook_labels import UNKNOWN, header_target, headings, labels_of, named, tagged, writefile_target
+from .notebook_names import CellLabels, aside_demos, missing_name_notes, needs_display, order_notes, reading_cells
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "NotebookError", "Cell", "Conversion", "NotebookStaging", "read_cells",
            "split_cells", "find_notebooks", "notebook_to_modules", "stage_notebooks", "generated_from",
@@ -78,12 +81,6 @@ SKIP_TAGS = frozenset({"skip"})
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # their body is Python: keep it
 WRITEFILE_MAGICS = frozenset({"writefile", "file"})
 
-_UNKNOWN = "<unknown exercise>"  # a section or cell naming an exercise the assignment does not have
-_EXERCISE_NUMBER = re.compile(r"(?:exercise|ex)\.?\s*(?:#|no\.?|nr\.?)?\s*(\d+)(?![\w])", re.I)
-_NAME = re.compile(r"([A-Za-z_]\w*)(?:\.py)?(?![\w])")
-_LOOKS_LIKE_EXERCISE = re.compile(r"ex\d+(?:_\w*)?")
-_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_HEADER_COMMENT = re.compile(r"^#\s*(?:%%\s*)?(.*)$")
 _FUTURE = re.compile(r"^from\s+__future__\s+import\s+.+$")
 _CELL_MARKER = re.compile(r"^# --- (.+), (cell \d+)(?: \(shared\))? ---$")  # see _assemble
 
@@ -113,78 +110,6 @@ class NotebookStaging:
 # naming exercises
 
 
-def _labels(module_names: Sequence[str]) -> dict[str, str]:
-    """label -> module file: ``ex2_lenet`` and, when no other module shares it, ``ex2``."""
-    stems = [m[:-3] if m.endswith(".py") else m for m in module_names]
-    shorts = Counter(stem.split("_", 1)[0].lower() for stem in stems)
-    labels: dict[str, str] = {}
-    for module, stem in zip(module_names, stems):
-        labels[stem.lower()] = module
-        short = stem.split("_", 1)[0].lower()
-        if shorts[short] == 1:
-            labels.setdefault(short, module)
-    return labels
-
-
-def _resolve(label: str, labels: dict[str, str]) -> str | None:
-    """The module for ``label``, :data:`_UNKNOWN` for an exercise-like name the assignment lacks,
-    None when ``label`` names no exercise."""
-    label = label.lower()
-    if label in labels:
-        return labels[label]
-    return _UNKNOWN if _LOOKS_LIKE_EXERCISE.fullmatch(label) else None
-
-
-def _named(text: str, labels: dict[str, str]) -> str | None:
-    """The exercise named at the start of ``text`` ("Exercise 2: ...", "ex2_lenet.py", "ex2")."""
-    text = re.sub(r"^[\W_]+", "", text.strip())  # markup and decoration before it: "**", "`", "_", "🧠 "
-    match = _EXERCISE_NUMBER.match(text)
-    if match:
-        return _resolve(f"ex{int(match.group(1))}", labels)
-    match = _NAME.match(text)
-    return _resolve(match.group(1), labels) if match else None
-
-
-def _tagged(tags: Iterable[str], labels: dict[str, str]) -> str | None:
-    for tag in tags:
-        tag = tag.strip()
-        match = re.fullmatch(r"(?:exercise|ex)[\s_-]?(\d+)", tag, re.I)
-        target = _resolve(f"ex{int(match.group(1))}" if match else tag.removesuffix(".py"), labels)
-        if target is not None:
-            return target
-    return None
-
-
-def _headings(markdown: str, labels: dict[str, str]) -> list[tuple[int, str, str | None]]:
-    """The headings of a markdown cell: (level, the heading as written, the exercise it names or None)."""
-    found = []
-    for line in markdown.splitlines():
-        match = _HEADING.match(line)
-        if match:
-            found.append((len(line.strip()) - len(line.strip().lstrip("#")), line.strip(),
-                          _named(match.group(1), labels)))
-    return found
-
-
-def _header_target(code: str, labels: dict[str, str]) -> str | None:
-    first = next((line.strip() for line in code.splitlines() if line.strip()), "")
-    match = _HEADER_COMMENT.match(first)
-    return _named(match.group(1), labels) if match else None
-
-
-# ----------------------------------------------------------------------------------------------
-# %%writefile
-
-
-def _writefile_target(argument: str, module_names: Sequence[str]) -> str | None:
-    words = [w for w in argument.split() if not w.startswith("-")]
-    if words:
-        file_name = words[-1].strip("\"'").replace("\\", "/").rsplit("/", 1)[-1]
-        if file_name in module_names:
-            return file_name
-    return None
-
-
 # ----------------------------------------------------------------------------------------------
 # splitting
 
@@ -195,9 +120,9 @@ def _numbers(cells: Sequence[int]) -> str:
 
 def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: str = "notebook.ipynb") -> Conversion:
     """Assign ``cells`` to the exercise modules by the rules of this module; pure (no files)."""
-    labels = _labels(module_names)
-    section = _named(Path(notebook).stem, labels)
-    section = section if section != _UNKNOWN else None
+    labels = labels_of(module_names)
+    section = named(Path(notebook).stem, labels)
+    section = section if section != UNKNOWN else None
     started = section is not None
     opened_at, aside = 6, ""  # the level of the heading that opened the section, a heading naming none since
     shared: list[tuple[int, str]] = []
@@ -207,7 +132,7 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
     under: dict[int, str] = {}  # cell -> the heading naming no exercise it is under, still in a section
     for cell in cells:
         if cell.kind == "markdown":
-            for level, heading, target in _headings(cell.source, labels):
+            for level, heading, target in headings(cell.source, labels):
                 if target is not None:
                     section, started, opened_at, aside = target, True, level, ""
                 elif section is not None and level <= opened_at:  # "## Experiments" after "## Exercise 6"
@@ -221,16 +146,16 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
             elsewhere.append((cell.number, clean_ipython(cell.source)[0], "tagged skip, not graded"))
             continue
         magic, argument, body = cell_magic(cell.source)
-        target = _tagged(cell.tags, labels)
+        target = tagged(cell.tags, labels)
         if magic in WRITEFILE_MAGICS:  # the file it writes decides, whatever the tags say
-            target = _writefile_target(argument, module_names)
+            target = writefile_target(argument, module_names)
             if target is None:
                 dropped_magic.append(f"%%{magic} {argument.strip()} (cell {cell.number})")
                 continue
         elif magic and magic not in PYTHON_CELL_MAGICS:
             dropped_magic.append(f"%%{magic} (cell {cell.number})")
             continue
-        target = target or _header_target(body, labels)
+        target = target or header_target(body, labels)
         if target is None:
             target = section
             if aside:
@@ -243,7 +168,7 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
             elsewhere.append((cell.number, code, "after the first exercise but in no exercise's section, "
                                                  "not graded"))
             continue
-        if target == _UNKNOWN:
+        if target == UNKNOWN:
             unknown.append(cell.number)
             elsewhere.append((cell.number, code, "for an exercise this assignment does not have, not graded"))
             continue
@@ -252,6 +177,18 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
         (shared if target is None else chunks[target]).append((cell.number, code))
 
     names = CellLabels({c.number: cell_quote(c.source) for c in cells if c.kind == "code"}, under)
+    asides = []
+    for module in module_names if under else ():
+        others = elsewhere + [(n, code, f"in {other}'s cells") for other in module_names
+                              if other != module for n, code in chunks[other]]
+        drop = aside_demos(_assemble(notebook, module, shared, chunks[module]), chunks[module], others, under)
+        if drop:
+            elsewhere.extend((n, code, "a demo under a heading naming no exercise, not graded")
+                             for n, code in chunks[module] if n in drop)
+            chunks[module] = [(n, code) for n, code in chunks[module] if n not in drop]
+            asides.append(f"{notebook}: not graded: {_numbers(drop)} (under {under[drop[0]]}, a heading naming "
+                          f"no exercise, after {module}'s cells: a demo that uses names only other exercises "
+                          f"define, which graded with {module} would fail every test)")
     modules, failing, displays = [], [], []  # failing first: the notes are capped in the report
     for module in module_names:
         if not chunks[module]:
@@ -281,6 +218,7 @@ def split_cells(cells: Sequence[Cell], module_names: Sequence[str], notebook: st
     if unknown:
         notes.append(f"{notebook}: not graded: {_numbers(unknown)} (for an exercise this assignment does not "
                      f"have)")
+    notes.extend(asides)
     if skipped:
         notes.append(f"{notebook}: not graded: {_numbers(skipped)} (tagged skip)")
     if magic_lines:
