@@ -105,6 +105,7 @@ class Zygote(ForkClient):
         def serve(sock: socket.socket) -> None:
             if cgroup is not None:
                 cgroup.add()
+            preload_for(settings.modules_dir)
             freeze_heap()
             if in_namespaces:
                 _serve_in_namespaces(settings, sock)
@@ -218,6 +219,26 @@ def fork_server(serve: Callable[[socket.socket], None]) -> tuple[int, socket.soc
     return pid, parent
 
 
+def preload_for(modules_dir: str) -> None:
+    """Import once, here, what the submission's modules import at their top level and takes long
+    to import: matplotlib's pyplot (half a second; a notebook's shared cell brings it into every
+    exercise module), when a module mentions matplotlib and it is installed. Every worker forked
+    from this zygote inherits it instead of paying for it in every test. Only the file texts are
+    read; nothing of the submission runs here."""
+    try:
+        mentioned = any(b"matplotlib" in path.read_bytes()[:1 << 20] for path in Path(modules_dir).glob("*.py"))
+    except OSError:
+        return
+    if mentioned:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")  # no display where grading runs
+            import matplotlib.pyplot  # noqa: F401
+        except Exception:  # noqa: BLE001 - not installed, or broken: the student's import will say so
+            pass
+
+
 def _zygote_child(settings: WorkerSettings) -> StartChild:
     def start(request: dict, fds: list) -> int:
         if request.get("kind") == "zygote":
@@ -232,6 +253,7 @@ def _zygote_child(settings: WorkerSettings) -> StartChild:
                             (Path(folder) / "cgroup.procs").write_text(str(os.getpid()))
                     channel = os.dup2(fds[0], 3)
                     os.closerange(4, 1 << 16)  # not the parent's channel, not other requests' fds
+                    preload_for(sub.modules_dir)
                     if request.get("namespaces"):
                         _serve_in_namespaces(sub, socket.socket(fileno=channel))
                     serve_forks(socket.socket(fileno=channel), _zygote_child(sub), kill_strays=True,
@@ -350,6 +372,7 @@ def _main(argv: list[str]) -> None:
     sock = socket.socket(fileno=int(argv[1]))
     import torch  # noqa: F401  (imported once here, so every worker inherits it)
     import torchvision  # noqa: F401
+    preload_for(settings.modules_dir)
 
     set_parent_death_signal()
     _become_subreaper()

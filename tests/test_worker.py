@@ -598,3 +598,25 @@ def test_builtin_kind_sees_a_subclass_of_list_as_a_list():
 
     assert builtin_kind(ParameterGroup([1])) == builtin_kind([]) == "list"
     assert builtin_kind(p for p in ()) == "generator" and builtin_kind(filter(None, [])) == "filter"
+
+
+def test_a_zygote_imports_matplotlib_once_when_the_submission_uses_it(tmp_path):
+    # pyplot costs half a second to import: in every test's worker for a notebook whose shared
+    # cell imports it, unless the zygote imported it before forking them
+    pytest.importorskip("matplotlib")
+    import sys
+
+    record = "import sys\nPRELOADED = 'matplot' 'lib.pyplot' in sys.modules\n"  # the text must not name it
+    inherited = "matplotlib.pyplot" in sys.modules  # a non-sandboxed zygote is a fork of this process
+    for name, text, expected in (("plots", record + "import matplotlib.pyplot as plt\n", True),
+                                 ("plain", record, inherited)):
+        modules = tmp_path / name
+        modules.mkdir()
+        (modules / "mod.py").write_text(text)
+        z = Zygote.start(WorkerSettings(str(modules), str(tmp_path)))
+        client = WorkerClient(z, 30.0, 120.0, Limits())
+        try:
+            assert StudentNamespace(client, ("mod",)).mod.PRELOADED is expected, name
+        finally:
+            client.close()
+            z.stop()
