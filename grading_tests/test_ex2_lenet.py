@@ -466,6 +466,11 @@ def test_net_returns_logits_not_probabilities(student, reference):
     )
     # the same logits when an evaluation loop calls the model under torch.no_grad()
     quiet = student.tools.call_no_grad(net, x)
+    again = _logits(net, x, what)  # a random forward (F.dropout is on in every mode) is not a no_grad branch
+    torch.testing.assert_close(again, out, rtol=1e-5, atol=1e-6, msg=lambda _: (
+        f"{what}: two calls on the same input in eval mode return different values, so forward is random. "
+        "The network has no dropout; F.dropout(x, p) drops in every mode (its training argument defaults "
+        "to True), unlike nn.Dropout, which eval() switches off"))
     torch.testing.assert_close(quiet, out, rtol=1e-5, atol=1e-6, msg=lambda _: (
         f"{what}, called under torch.no_grad() (as evaluate() calls it), returns other values than without "
         "it: forward must return the same logits either way, never softmax or another output when "
