@@ -320,6 +320,12 @@ def _layout_problems(student_sd: dict, ref_sd: dict[str, tuple[int, ...]]) -> li
             problems.append(f"{key} has shape {student_sd[key]}, expected {shape}")
             if len(problems) > 8:
                 break
+    first = next((k for k in ("features.0.weight", "0.weight") if k in ref_sd and k in student_sd), None)
+    if first and len(student_sd[first]) == 4 and student_sd[first][1] in (0, 1) and ref_sd[first][1] == 3:
+        problems.insert(0, f"the first convolution takes {student_sd[first][1]} input channels, not 3: "
+                           "make_features's second parameter is in_channels, so make_features(config, batch_norm) "
+                           "hands the flag to in_channels (False is 0, True is 1). Pass it by keyword: "
+                           "make_features(config, batch_norm=batch_norm)")
     return problems
 
 
