@@ -22,7 +22,7 @@ __all__ = [
     "seed", "same", "call_twice", "call_no_grad", "param_ids", "module_ids", "param_flags", "param_count", "param_shapes", "state_shapes", "grad_summary",
     "names_of", "input_grad", "feature_shapes", "module_types", "layer_settings", "set_trainable",
     "train_step", "read_bytes", "pil_image", "RecordingLoader", "RecordingCriterion", "Probe", "forbid_downloads",
-    "DownloadForbidden", "reload_as_if_on_gpu", "kept_torchvision_head", "build_on_meta", "build_filled", "nn_class", "builtin_kind", "write_bytes", "file_exists",
+    "DownloadForbidden", "reload_as_if_on_gpu", "torchvision_builds", "build_on_meta", "build_filled", "nn_class", "builtin_kind", "write_bytes", "file_exists",
 ]
 
 
@@ -263,18 +263,22 @@ def build_on_meta(factory: Any, *args: Any, **kwargs: Any) -> Any:
         return factory(*args, **kwargs)
 
 
-def kept_torchvision_head(factory: Any, head: str, *args: Any, **kwargs: Any) -> bool:
+def torchvision_builds(factory: Any, head: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Build ``factory(*args, **kwargs)`` (as :func:`build_on_meta`) while torchvision's VGG and
-    ResNet note the modules they create; True when the returned model's ``head`` (a dotted name,
-    "classifier.6") is the one torchvision made, not a new module put in its place."""
+    ResNet note the models and modules they create. ``{"models": how many VGG/ResNet models the
+    call built (0: it returned one built earlier, a copy of a cached one say), "head_kept": whether
+    the returned model's ``head`` (a dotted name, "classifier.6") is the module torchvision made,
+    not a new one put in its place}``."""
     import torchvision
 
     made: list[nn.Module] = []
+    models = [0]
     originals = {cls: cls.__init__ for cls in (torchvision.models.VGG, torchvision.models.ResNet)}
 
     def noting(init: Any) -> Any:
         def __init__(self: nn.Module, *a: Any, **k: Any) -> None:
             init(self, *a, **k)
+            models[0] += 1
             made.extend(self.modules())
         return __init__
 
@@ -288,8 +292,8 @@ def kept_torchvision_head(factory: Any, head: str, *args: Any, **kwargs: Any) ->
     try:
         module = model.get_submodule(head)
     except AttributeError:
-        return False
-    return any(module is m for m in made)
+        module = None
+    return {"models": models[0], "head_kept": module is not None and any(module is m for m in made)}
 
 
 def build_filled(factory: Any, *args: Any, seed: int = 0, **kwargs: Any) -> Any:

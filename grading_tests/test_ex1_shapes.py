@@ -605,7 +605,8 @@ def names_argument(message: str, argument: str) -> bool:
 @example(case=("conv2d_output_size", {"size": 32, "kernel_size": 3, "stride": 1, "dilation": 0}, "dilation"))
 @example(case=("pool2d_output_size", {"size": 32, "kernel_size": 0, "stride": 2}, "kernel_size"))
 @example(case=("pool2d_output_size", {"size": 32, "kernel_size": 2, "stride": 2, "dilation": 0}, "dilation"))
-def test_output_size_rejects_non_positive_arguments(student, case):
+@example(case=("pool2d_output_size", {"size": 32, "kernel_size": 0}, "kernel_size"))  # stride left out: it
+def test_output_size_rejects_non_positive_arguments(student, case):  # defaults to kernel_size, the bad one
     name, args, bad = case
     assume(pytorch_rejects(name, args))
     call = call_text(name, args)

@@ -393,6 +393,15 @@ def test_transfer_builders_make_a_new_model_each_call(student):
             f"{other_what} changed the model an earlier {what} returned (its head or which parameters "
             "train): each call must build a new model of its own"
         )
+        arch = fn.split("_")[0]
+        student.tools.forbid_downloads()
+        built = student.tools.torchvision_builds(getattr(student.ex6_transfer, fn), "", 5, weights=None, **second)
+        assert built["models"] >= 1, (
+            f"{other_what} built no torchvision {arch}: it returned a model made earlier (a copy of one cached "
+            f"or kept at module level: copy.deepcopy also copies its initial weights, so every call starts "
+            f"from the same ones). Build it on every call: torchvision.models.{arch}(weights=weights) inside "
+            "the function"
+        )
 
 
 @pytest.mark.points(1)
@@ -522,9 +531,15 @@ def test_resnet18_transfer_frozen_get_no_gradient(student):
         f"requires_grad=False ({_FREEZE_HOW}), which also saves the time and memory of computing it"
     )
     head = {n: g for n, g in grads.items() if _is_head(n)}
-    assert head and all(g is not None for g in head.values()), (
+    without = [n for n, g in head.items() if g is None]
+    assert head and len(without) < len(head), (
         f"{what}: after a backward pass the new head has no gradient ({head}), so it cannot learn. "
         f"Hint: {_ORDER_HINT}"
+    )
+    assert not without, (
+        f"{what}: after a backward pass {', '.join(without)} of the new head has no gradient (the rest of the "
+        "head has one): every parameter of the head trains, its bias included (nn.Linear(512, num_classes) "
+        "with requires_grad=True on weight and bias; do not freeze part of it)"
     )
 
 
@@ -533,7 +548,8 @@ def test_resnet18_transfer_frozen_get_no_gradient(student):
 # "temperature" is a parameter of the model itself, not of a layer: model.children() misses it
 _SMALL_NAMES = ("temperature", "0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias")
 _SMALL_TEXT = ("Sequential(Conv2d(3, 4, 3), BatchNorm2d(4), ReLU(), Flatten(), Linear(4, 2)) with a parameter "
-               "of its own, model.temperature, and the Linear's weight tied to a second module, model.tied")
+               "of its own, model.temperature, the Linear's weight tied to a second module, model.tied, and the "
+               "Linear registered a second time, as model.fc")
 
 
 def _small_model(student, mask: list[bool]):
@@ -544,6 +560,9 @@ def _small_model(student, mask: list[bool]):
     tied = nn.Module()  # the same Parameter object in two modules (tied weights): listed once by parameters()
     tied.register_parameter("weight", call_keep(model[4].get_parameter, "weight"))
     model.add_module("tied", tied)
+    # and the Linear registered a second time, as model.fc, like ResNet's head: a function that
+    # reads model.fc (or switches it on) instead of every parameter's flag shows
+    model.add_module("fc", model[4])
     student.tools.set_trainable(model, [n for n, m in zip(_SMALL_NAMES, mask) if m])
     return model
 
@@ -591,6 +610,11 @@ def test_trainable_parameters_exactly_requires_grad(student, mask):
     flipped = [not m for m in mask]
     student.tools.set_trainable(model, [n for n, m in zip(_SMALL_NAMES, flipped) if m])
     again = student.tools.names_of(model, call_keep(student.ex6_transfer.trainable_parameters, model))
+    flags = student.tools.param_flags(model)
+    assert flags == dict(zip(_SMALL_NAMES, flipped)), (
+        f"{what}, then again after the flags were flipped, changed requires_grad of the model's parameters "
+        f"(now {flags}): it must only read them (no switching model.fc or any other layer on)"
+    )
     assert sorted(n for n in again if n) == sorted(n for n, m in zip(_SMALL_NAMES, flipped) if m), (
         f"{what}, then again after the flags were flipped on the same model (now requires_grad is True for "
         f"{', '.join(n for n, m in zip(_SMALL_NAMES, flipped) if m) or 'no parameter'}): the second call "
@@ -647,9 +671,9 @@ def test_vgg16_transfer_new_head(student):
     # ImageNet's 1000 classes: the old head has the right shape, but it is not new (with real
     # weights it would hold ImageNet's trained head). Seen by whether torchvision made the module.
     student.tools.forbid_downloads()
-    kept = student.tools.kept_torchvision_head(student.ex6_transfer.vgg16_transfer, "classifier.6", 1000,
-                                               weights=None)
-    assert not kept, (
+    built = student.tools.torchvision_builds(student.ex6_transfer.vgg16_transfer, "classifier.6", 1000,
+                                             weights=None)
+    assert not built["head_kept"], (
         "vgg16_transfer(num_classes=1000, weights=None): model.classifier[6] is the layer torchvision "
         "built, not a new one. Replace it always, model.classifier[6] = nn.Linear(4096, num_classes), also "
         "when num_classes is ImageNet's 1000: with real weights the old head holds ImageNet's trained "
