@@ -129,7 +129,8 @@ def split_args(name, args):
 def call_student(student, name, args):
     """Call the student's ``name`` the way :func:`call_text` writes it."""
     positional, keywords = split_args(name, args)
-    return getattr(student.ex1_shapes, name)(*positional, **keywords)
+    with called_as(call_text(name, args)):  # an error of the student's names the call that raised it
+        return getattr(student.ex1_shapes, name)(*positional, **keywords)
 
 
 def call_text(name, args):
