@@ -46,6 +46,7 @@ class BatchRow:
     reason: str
     report: Report | None
     cached: bool = False
+    source: str = ""  # the folder, zip or file it came from, as the TA's folder names it
 
     def points(self, exercise: str) -> float:
         if self.report is None:
@@ -182,7 +183,7 @@ def _record(sub: Submission, report: Report, key: str, out: Path) -> BatchRow:
     write_atomic(out / "results" / f"{sub.name}.json", json.dumps(data, indent=2))
     write_atomic(out / "feedback" / f"{sub.name}.md", _feedback_markdown(sub.name, report))
     status, reason = _reason(report)
-    return BatchRow(sub.name, status, reason, report)
+    return BatchRow(sub.name, status, reason, report, source=sub.source.name)
 
 
 def _from_cache(sub: Submission, key: str, out: Path) -> BatchRow | None:
@@ -190,16 +191,17 @@ def _from_cache(sub: Submission, key: str, out: Path) -> BatchRow | None:
     if cached is None:
         return None
     status, reason = _reason(cached)
-    return BatchRow(sub.name, status, reason, cached, cached=True)
+    return BatchRow(sub.name, status, reason, cached, cached=True, source=sub.source.name)
 
 
 def _gradebook(rows: Sequence[BatchRow], exercises: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *exercises, "total", "max", "status", "reason"])
+    writer.writerow(["student", *exercises, "total", "max", "status", "reason", "source"])
     for row in sorted(rows, key=lambda r: r.student):
         points = [f"{row.points(e):g}" for e in exercises]
-        writer.writerow([row.student, *points, f"{row.total:g}", f"{row.max_score:g}", row.status.value, row.reason])
+        writer.writerow([row.student, *points, f"{row.total:g}", f"{row.max_score:g}", row.status.value, row.reason,
+                         row.source])
     return buffer.getvalue()
 
 
@@ -248,7 +250,7 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
             write_atomic(out / "feedback" / f"{sub.name}.md",
                          f"# Feedback for {sub.name}\n\n**Not graded: your submission could not be read.**\n\n"
                          f"> {sub.problem}\n")
-            done(BatchRow(sub.name, RowStatus.UNREADABLE, sub.problem, None))
+            done(BatchRow(sub.name, RowStatus.UNREADABLE, sub.problem, None, source=sub.source.name))
             continue
         key = cache_key(sub, manifest, options)
         row = _from_cache(sub, key, out)

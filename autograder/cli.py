@@ -277,6 +277,12 @@ def batch(
         except (SubmissionError, ClusterError, GradeInputError) as exc:
             error(str(exc))
             raise typer.Exit(ExitCode.USAGE)
+        except KeyboardInterrupt:
+            progress.stop()
+            saved = len(list((out / "results").glob("*.json"))) if (out / "results").is_dir() else 0
+            error(f"interrupted: the gradings in flight were stopped; {saved} result(s) are saved in "
+                  f"{out / 'results'}. Run the same command again: it grades only what is missing")
+            raise typer.Exit(130)
     counts = {s: sum(r.status is s for r in rows) for s in RowStatus}
     print(f"{len(rows)} submissions: " + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
           + f"; {sum(r.cached for r in rows)} from the cache")

@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 
 from autograder.manifest import Manifest
 from autograder.results import Report
-from autograder.runner import grade
+from autograder.runner import grade, stop_running
 
 __all__ = ["Engine", "GradeTask", "LocalGrader", "DaskGrader", "ClusterError", "SERVER_MIN_SUBMISSIONS"]
 
@@ -103,6 +103,8 @@ class LocalGrader:
                         self.on_note(f"the grading server failed ({exc}); going on with fresh processes")
                         self.server = None
                         server.stop()
+                if self._closed:  # stopped by an interrupt, not broken: nothing more to grade
+                    raise
         return task.run()
 
     def grade_all(self, tasks: Sequence[GradeTask]) -> Iterator[tuple[GradeTask, Report]]:
@@ -125,10 +127,18 @@ class LocalGrader:
                     self._warm.set()
 
             threading.Thread(target=warm_up, name="grading-server-warm-up", daemon=True).start()
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
+        try:
             futures = {pool.submit(self._grade_once_warm, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        except BaseException:  # Ctrl-C, or the caller stopped: nothing queued starts, nothing running goes on
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.close()
+            stop_running()
+            self._warm.set()  # a task waiting for the server finds none and returns
+            raise
+        pool.shutdown(wait=True)
 
     def _grade_once_warm(self, task: GradeTask) -> Report:
         """While the server warms up, grade in a fresh process if one of the ``jobs - 1`` slots left
@@ -139,6 +149,8 @@ class LocalGrader:
             finally:
                 self._fresh_slots.release()
         self._warm.wait()
+        if self._closed:  # interrupted while it waited
+            raise RuntimeError("the batch was interrupted")
         return self.grade_one(task)
 
     def close(self) -> None:

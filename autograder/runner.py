@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -330,11 +331,24 @@ def _read_stream(fd: int, deadline: float, collector: ResultCollector) -> bool:
             buffer = b""
 
 
+_RUNNING: set["_Fresh"] = set()  # trusted test processes started by grade() and not yet reaped
+_RUNNING_LOCK = threading.Lock()
+
+
 class _Fresh:
-    """A trusted test process started as a new interpreter."""
+    """A trusted test process started as a new interpreter (in a session of its own: a Ctrl-C
+    at the terminal does not reach it, :func:`stop_running` does)."""
 
     def __init__(self, proc: subprocess.Popen):
         self.proc = proc
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def stop(self, at_once: bool) -> int | None:
         """Reap it; kill its whole group (the zygote, and through it the workers)."""
@@ -343,11 +357,20 @@ class _Fresh:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        return self.proc.wait()
+        self.kill()
+        code = self.proc.wait()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
+        return code
+
+
+def stop_running() -> None:
+    """Kill every trusted test process this process started and still runs (a batch interrupted:
+    the gradings in flight end now instead of finishing for nothing)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for fresh in running:
+        fresh.kill()
 
 
 def chmod_writable(folder: Path) -> None:

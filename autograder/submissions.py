@@ -62,15 +62,35 @@ class Submission:
 _MOODLE_FOLDER = re.compile(r"_assignsubmission_[a-z]+_?$")
 
 
-def _safe_name(raw: str, taken: set[str]) -> str:
-    """A file-name-safe, unique student name: letters and digits of any script kept (李雷, Zoë),
-    everything else (spaces, punctuation, path separators) folded into "_"."""
-    name = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", raw)).strip("._")[:100] or "submission"
+def _clean_name(raw: str) -> str:
+    """Letters and digits of any script kept (李雷, Zoë), everything else (spaces, punctuation,
+    path separators) folded into "_"."""
+    return re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", raw)).strip("._")[:100] or "submission"
+
+
+def _safe_name(raw: str, taken: set[str], reserved: frozenset[str] = frozenset()) -> str:
+    """A file-name-safe, unique student name. A name another submission has exactly as it is
+    (``reserved``: ``bo_b/`` beside ``bo b/``) stays theirs; the other gets ``-2``, ``-3``, ..."""
+    name = _clean_name(raw)
     base, i = name, 2
-    while name in taken:
+    while name in taken or (name in reserved and name != raw):
         name, i = f"{base}-{i}", i + 1
     taken.add(name)
     return name
+
+
+def _noted_renames(found: list[Submission], raws: dict[str, str]) -> list[Submission]:
+    """A note on each submission whose name had to differ from its cleaned-up own (two uploads
+    that clean up to the same name): the gradebook's source column and this note tell them apart."""
+    out = []
+    for sub in found:
+        raw = raws.get(sub.name)
+        if raw is not None and sub.name != _clean_name(raw):
+            note = (f"named {sub.name}: {raw!r} cleans up to {_clean_name(raw)}, the name of another submission "
+                    f"too (see the source column)")
+            sub = replace(sub, file_notes=(note, *sub.file_notes))
+        out.append(sub)
+    return out
 
 
 def safe_extract(archive: Path, into: Path, limits: ZipLimits = ZipLimits(),
@@ -249,8 +269,13 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
     students, unknown = group_loose_files(loose, modules)  # a flat export: Canvas, Blackboard, Moodle
     bare = [e for e in unknown if e.suffix == ".ipynb"]  # alice.ipynb: alice's notebook
     found = []
-    for entry in [e for e in entries if e not in loose] + bare:
-        name = _safe_name(_MOODLE_FOLDER.sub("", entry.stem if not entry.is_dir() else entry.name), taken)
+    own = {e: _MOODLE_FOLDER.sub("", e.stem if not e.is_dir() else e.name) for e in [e for e in entries if e not in loose] + bare}
+    reserved = frozenset(raw for raw in [*own.values(), *(s.name for s in students),
+                                         *(e.stem for e in unknown if e.suffix != ".ipynb")] if _clean_name(raw) == raw)
+    raws: dict[str, str] = {}
+    for entry in own:
+        name = _safe_name(own[entry], taken, reserved)
+        raws[name] = own[entry]
         try:
             if entry.is_symlink():
                 found.append(Submission(name, entry, None, f"{entry.name} is a link: links are not followed "
@@ -265,14 +290,15 @@ def discover(root: Path, modules: Sequence[str], workdir: Path, limits: ZipLimit
         except Exception as exc:  # noqa: BLE001 - one student's unreadable upload is their row, not the batch's end
             found.append(Submission(name, entry, None, f"cannot read {entry.name}: {type(exc).__name__}: {exc}"[:300]))
     for student in students:
-        name = _safe_name(student.name, taken)
+        name = _safe_name(student.name, taken, reserved)
+        raws[name] = student.name
         found.append(_from_loose(name, student, workdir / "loose" / name, modules, notebook_dir))
     for entry in (e for e in unknown if e.suffix != ".ipynb"):
-        found.append(Submission(_safe_name(entry.stem, taken), entry, None, (
+        found.append(Submission(_safe_name(entry.stem, taken, reserved), entry, None, (
             f"{entry.name} lies loose at the top of the submissions and names no student: give each student a "
             "folder or a zip of their own (an LMS export's own file names, such as Canvas' "
             "name_12345_678_ex2_lenet.py, are understood)")))
-    return sorted(found, key=lambda sub: sub.name)
+    return sorted(_noted_renames(found, raws), key=lambda sub: sub.name)
 
 
 def _from_loose(name: str, student: LooseStudent, into: Path, modules: Sequence[str], notebook_dir: Path) -> Submission:

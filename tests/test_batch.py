@@ -47,6 +47,7 @@ def test_hostile_submissions_get_their_own_rows_and_leave_the_others_identical(t
         assert lines[student] == baseline[student]  # byte-identical gradebook rows
     table = rows_of(tmp_path / "out-hostile")
     assert table["ref"]["total"] == "40" and table["ref"]["status"] == "graded"
+    assert all(row["source"] == student for student, row in table.items())  # the folder each row came from
     assert table["nothing"]["status"] == "unreadable" and "no exercise module" in table["nothing"]["reason"]
     assert "SyntaxError" in table["broken"]["reason"] and "conftest.py" in table["broken"]["reason"]
     for student, phrase in HOSTILE_EXPECTED.items():
@@ -102,6 +103,28 @@ def test_a_killed_batch_keeps_what_was_graded_and_the_next_run_completes(tmp_pat
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert len(rows_of(out)) == 4 and f"{len(done_before)} from the cache" in again.stdout
+
+
+def test_ctrl_c_stops_a_batch_at_once_and_says_how_to_go_on(tmp_path, repo):
+    subs = tmp_path / "subs"
+    for k in range(6):  # a minute of work or more after the first result, one at a time
+        shutil.copytree(repo / "solutions", subs / f"s{k}", ignore=shutil.ignore_patterns("ex[3-6]*"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder.cli", "batch", str(subs), "--out", str(out), "ex1", "ex2",
+           "--jobs", "1", "--manifest", str(repo / "assignments" / "assignment.toml")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "results").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at the terminal sends
+    interrupted = time.monotonic()
+    _, stderr = proc.communicate(timeout=300)
+    waited = time.monotonic() - interrupted
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Run the same command again" in stderr, stderr
+    # the queued submissions were not graded for nothing (that takes a minute or more here)
+    assert waited < 20, f"the batch went on for {waited:.0f} s after Ctrl-C"
+    assert len(list((out / "results").glob("*.json"))) < 6
 
 
 def test_a_row_of_untouched_stubs_says_not_implemented():

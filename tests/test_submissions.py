@@ -83,8 +83,12 @@ def test_student_names_are_safe_and_unique(tmp_path):
     for raw in ("al ice", "al_ice", "we!rd$", ".hidden", "李雷", "韩梅梅", "José García (late)"):
         (root / raw).mkdir(parents=True)
         (root / raw / "ex1_shapes.py").write_text("")
-    names = sorted(s.name for s in discover(root, MODULES, tmp_path / "work"))
-    assert names == sorted(["al_ice", "al_ice-2", "we_rd", "李雷", "韩梅梅", "José_García_late"])
+    found = {s.name: s for s in discover(root, MODULES, tmp_path / "work")}
+    assert sorted(found) == sorted(["al_ice", "al_ice-2", "we_rd", "李雷", "韩梅梅", "José_García_late"])
+    # the folder named al_ice keeps its name (although "al ice" sorts first); the other is told apart
+    assert found["al_ice"].source.name == "al_ice" and found["al_ice-2"].source.name == "al ice"
+    assert any("'al ice' cleans up to al_ice, the name of another submission" in n for n in found["al_ice-2"].file_notes)
+    assert not any("cleans up" in n for n in found["al_ice"].file_notes + found["we_rd"].file_notes)
 
 
 def test_a_student_folder_holding_only_their_zip_is_that_zip(tmp_path):
