@@ -235,6 +235,9 @@ def grade_batch(submissions: Path, out: Path, manifest: Manifest, options: Batch
     check_paths(manifest)  # before anything is written: a typo in the manifest is not 300 students' zero
     out.mkdir(parents=True, exist_ok=True)
     found = discover(Path(submissions), manifest.modules, out / ".unpacked", exclude=[out])
+    if not found:
+        raise GradeInputError(f"no submissions in {submissions}: expected one folder, zip or notebook per "
+                              "student, or an LMS export")
     if on_start is not None:
         on_start(len(found))
     rows: list[BatchRow] = []

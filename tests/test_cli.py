@@ -149,3 +149,10 @@ def test_text_says_a_failure_every_test_of_an_exercise_shares_once():
     text = out.getvalue()
     assert text.count(missing) == 1 and "every test of ex3 failed the same way:" in text
     assert "test_a" in text and "test_b" in text
+
+
+def test_a_batch_of_an_empty_folder_is_a_usage_error(repo, tmp_path):
+    (tmp_path / "subs").mkdir()
+    proc = grade_cli("batch", tmp_path / "subs", "--out", tmp_path / "out", cwd=repo)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"no submissions in {tmp_path / 'subs'}" in proc.stderr
